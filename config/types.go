@@ -1,0 +1,185 @@
+package config
+
+import "time"
+
+// Config is a parsed, validated configuration. It is immutable once Load
+// returns: reload builds a new one and swaps the pointer.
+type Config struct {
+	File string // absolute path of the main config file
+
+	WorkerProcesses    int // event loops; 0 = auto (number of CPUs)
+	WorkerConnections  int // cap on concurrent client connections (events{}); default 512 as nginx
+	WorkerRlimitNofile int // 0 = not set
+	ShutdownTimeout    time.Duration // worker_shutdown_timeout; 0 = wait for sessions
+	Pid                string        // pid file path; "" = none
+	User, Group        string        // user directive; "" = not set
+	Daemon             bool          // parsed only: mailproxy always runs in the foreground
+	MasterProcess      bool          // parsed only
+	ErrorLogs          []LogTarget   // main-context error_log; default stderr at error level
+
+	Notices []Notice // info/warn messages produced while parsing (load_module ignored, ...)
+
+	Mail *Mail // nil when there is no mail{} block
+}
+
+// Notice is a non-fatal message from the parser, printed nginx-style.
+type Notice struct {
+	Level string // "notice", "warn", "info"
+	Msg   string // already includes " in FILE:LINE" where relevant
+}
+
+// LogTarget is one error_log destination.
+type LogTarget struct {
+	Path  string // file path, or "stderr"
+	Level string // debug info notice warn error crit alert emerg; default "error"
+}
+
+// Mail is the mail{} block.
+type Mail struct {
+	Servers []*Server
+}
+
+// Protocol numbers.
+type Protocol uint8
+
+const (
+	IMAP Protocol = iota + 1
+	POP3
+	SMTP
+)
+
+func (p Protocol) String() string {
+	switch p {
+	case IMAP:
+		return "imap"
+	case POP3:
+		return "pop3"
+	case SMTP:
+		return "smtp"
+	}
+	return "unknown"
+}
+
+// AuthMethods is a bit set of SASL / login methods enabled by imap_auth,
+// pop3_auth and smtp_auth.
+type AuthMethods uint8
+
+const (
+	AuthPlain AuthMethods = 1 << iota
+	AuthLogin
+	AuthCramMD5
+	AuthExternal
+	AuthAPOP // pop3 only
+	AuthNone // smtp only
+)
+
+// Starttls modes.
+type Starttls uint8
+
+const (
+	StarttlsOff Starttls = iota
+	StarttlsOn
+	StarttlsOnly
+)
+
+// ProxyProtocolOut is the proxy_protocol directive (header sent to backends).
+type ProxyProtocolOut uint8
+
+const (
+	ProxyProtocolOff ProxyProtocolOut = iota
+	ProxyProtocolV1
+	ProxyProtocolV2
+)
+
+// Listen is one listen directive.
+type Listen struct {
+	Addr          string // host:port as given to net.Listen ("0.0.0.0:143", "[::1]:143", "unix:/path")
+	Network       string // "tcp" or "unix"
+	SSL           bool
+	ProxyProtocol bool
+	Backlog       int // 0 = default (511)
+	RcvBuf        int // 0 = not set
+	SndBuf        int
+	Bind          bool
+	IPv6Only      int // -1 not set, 0 off, 1 on
+	SoKeepalive   string // "", "on", "off", or "idle:intvl:cnt"
+	File          string
+	Line          int
+}
+
+// Header is one auth_http_header.
+type Header struct{ Name, Value string }
+
+// Server is one server{} block after mail→server inheritance was applied:
+// every field holds its effective value.
+type Server struct {
+	File string // where the server block starts, for messages
+	Line int
+
+	Protocol   Protocol
+	Listens    []Listen
+	ServerName string // default: the machine hostname
+
+	Timeout   time.Duration // default 60s
+	MaxErrors int           // default 5
+	ErrorLogs []LogTarget   // per-server error_log, if any
+
+	Resolver        []string // "" / off = nil
+	ResolverTimeout time.Duration
+
+	// auth_http
+	AuthHTTP               string // the URL as written
+	AuthHTTPAddr           string // "host:port" to dial, or "unix:/path"
+	AuthHTTPHost           string // value of the Host header
+	AuthHTTPURI            string // request URI, default "/"
+	AuthHTTPHeaders        []Header
+	AuthHTTPTimeout        time.Duration // default 60s
+	AuthHTTPPassClientCert bool
+
+	// proxy
+	Proxy                 bool // no-op, accepted for compatibility
+	ProxyBuffer           int  // default 4096 (one page)
+	ProxyPassErrorMessage bool
+	ProxyProtocolOut      ProxyProtocolOut
+	ProxySMTPAuth         bool
+	ProxyTimeout          time.Duration // default 24h
+	XClient               bool          // default on
+
+	// imap
+	IMAPAuth         AuthMethods // default AuthPlain
+	IMAPCapabilities []string    // default IMAP4 IMAP4rev1 UIDPLUS
+	IMAPClientBuffer int         // default 4096
+
+	// pop3
+	POP3Auth         AuthMethods // default AuthPlain
+	POP3Capabilities []string    // default TOP USER UIDL
+	POP3ClientBuffer int         // mailproxy extension; default 4096 (nginx: fixed 128)
+
+	// smtp
+	SMTPAuth          AuthMethods // default AuthPlain|AuthLogin
+	SMTPCapabilities  []string    // default empty
+	SMTPClientBuffer  int         // default 4096
+	SMTPGreetingDelay time.Duration
+
+	// ssl
+	Starttls               Starttls
+	SSLCertificates        []string
+	SSLCertificateKeys     []string
+	SSLPasswordFile        string
+	SSLProtocols           []string // default TLSv1.2 TLSv1.3
+	SSLCiphers             string   // default HIGH:!aNULL:!MD5
+	SSLPreferServerCiphers bool
+	SSLECDHCurve           string // default auto
+	SSLSessionCache        string // default none
+	SSLSessionTickets      bool   // default on
+	SSLSessionTicketKeys   []string
+	SSLSessionTimeout      time.Duration // default 5m
+	SSLVerifyClient        string        // off|on|optional|optional_no_ca
+	SSLVerifyDepth         int           // default 1
+	SSLClientCertificate   string
+	SSLTrustedCertificate  string
+	SSLCRL                 string
+
+	// realip
+	SetRealIPFrom []string // CIDRs or "unix:"
+}
