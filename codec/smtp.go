@@ -57,6 +57,9 @@ type SMTPCommand struct {
 func ParseSMTP(buf []byte, limit int, cmd *SMTPCommand) (res Result, consumed int) {
 	*cmd = SMTPCommand{}
 	body, n, res := pop3Line(buf, limit)
+	if res == Invalid && !CommandTooLong(buf, n, limit) {
+		cmd.Line = buf[:n]
+	}
 	if res != Done {
 		return res, n
 	}
