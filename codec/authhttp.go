@@ -44,8 +44,13 @@ type AuthRequest struct {
 	SSLProtocol string // sent when non-empty
 	SSLCipher   string // sent when non-empty
 	SSLVerify   string // "" = ssl_verify_client off (header omitted); else SUCCESS / FAILED:reason / NONE
-	SSLSubject, SSLIssuer, SSLSerial, SSLFingerprint string // sent only when non-empty
-	SSLCert     []byte // PEM; sent escaped only when non-empty
+	// Certificate details, each sent only when non-empty.
+	SSLSubject     string
+	SSLIssuer      string
+	SSLSerial      string
+	SSLFingerprint string
+	SSLCert        []byte // PEM; sent escaped
+
 }
 
 // AppendAuthHeaders appends the auth_http request header lines for r to dst,

@@ -17,7 +17,7 @@ func TestAuthEscape(t *testing.T) {
 	}
 	f("", "")
 	f("user", "user")
-	f("us er%", "us%20er%25")     // reference §2.4, verified against nginx
+	f("us er%", "us%20er%25")      // reference §2.4, verified against nginx
 	f("päss w", "p\xc3\xa4ss%20w") // raw UTF-8, space escaped
 	f("\x00\x01\x1f\x20", "%00%01%1F%20")
 	f("\r\n\t", "%0D%0A%09")
@@ -175,7 +175,7 @@ func TestAuthResponse(t *testing.T) {
 	f("HTTP/1.0 200 OK\nauth-status: Invalid login  or password   \nAUTH-WAIT: 3\n\n", `fail status="Invalid login  or password" wait=3`)
 	f("Auth-Status:OK\r\nAuth-Server:   10.0.0.1  \r\nAuth-Port: 25\r\n\r\n", `ok status="OK" server="10.0.0.1" port="25"`)
 	f("Auth-Status: OK\r\nAuth-Server\r\nAuth-Port:\r\n\r\n", `ok status="OK"`) // name alone: empty value
-	f("Auth-Status: Bad\tone \r\n\r\n", "fail status=\"Bad\tone\"")         // only spaces are trimmed
+	f("Auth-Status: Bad\tone \r\n\r\n", "fail status=\"Bad\tone\"")             // only spaces are trimmed
 	// OK and WAIT are exact and uppercase
 	f("Auth-Status: ok\r\n\r\n", `fail status="ok"`)
 	f("Auth-Status: OK \r\n\r\n", `ok status="OK"`)
