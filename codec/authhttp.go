@@ -50,7 +50,6 @@ type AuthRequest struct {
 	SSLSerial      string
 	SSLFingerprint string
 	SSLCert        []byte // PEM; sent escaped
-
 }
 
 // AppendAuthHeaders appends the auth_http request header lines for r to dst,
