@@ -1,0 +1,176 @@
+package loop
+
+import (
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// handler is the gnet EventHandler. Its callbacks run on event loops and
+// stay thin: they find the session and hand over to the state machines.
+type handler struct {
+	gnet.BuiltinEventEngine
+	rt     *runtimeState
+	booted chan struct{}
+}
+
+// backendCtx is the gnet context of a backend connection: the session it
+// serves and what auth_http said, carried from the worker to OnOpen.
+type backendCtx struct {
+	s     *session
+	login []byte
+	pass  []byte
+	addr  string
+}
+
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.rt.eng = eng
+	close(h.booted)
+	return gnet.None
+}
+
+// loopOf returns the state of the loop c belongs to, creating it the first
+// time a connection shows up on that loop.
+func (rt *runtimeState) loopOf(c gnet.Conn) *loopState {
+	el := c.EventLoop()
+	if v, ok := rt.loops.Load(el); ok {
+		return v.(*loopState)
+	}
+	ls := &loopState{el: el, clock: rt.clock, epfd: -1}
+	if fd, err := epollFdOf(c); err == nil {
+		ls.epfd = fd
+	} else {
+		rt.log.Error("cannot pause reads; relay memory is not bounded", "err", err.Error())
+	}
+	v, loaded := rt.loops.LoadOrStore(el, ls)
+	if !loaded {
+		ls.idx = int(rt.nloops.Add(1) - 1)
+		rt.clock.add(ls)
+	}
+	return v.(*loopState)
+}
+
+func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	switch ctx := c.Context().(type) {
+	case *serverRT:
+		return h.openClient(c, ctx)
+	case *backendCtx:
+		return nil, h.openBackend(c, ctx)
+	}
+	// The placeholder listener gnet needs: nobody should be here.
+	return nil, gnet.Close
+}
+
+func (h *handler) openClient(c gnet.Conn, srv *serverRT) ([]byte, gnet.Action) {
+	s := &session{
+		id:     h.rt.nextID.Add(1),
+		srv:    srv,
+		loop:   h.rt.loopOf(c),
+		client: c,
+		start:  time.Now(),
+		phase:  PhasePreAuth,
+	}
+	c.SetContext(s)
+	if ra := c.RemoteAddr(); ra != nil {
+		s.clientAddr = ra.String()
+		if host, port, err := net.SplitHostPort(s.clientAddr); err == nil {
+			s.clientIP = host
+			s.clientPort, _ = strconv.Atoi(port)
+		} else {
+			s.clientIP = s.clientAddr
+		}
+	}
+	srv.stats.Accepted()
+	srv.stats.Enter(PhasePreAuth)
+	s.info("client connected", "to", srv.listen, "addr", s.clientAddr)
+	s.armTimeout()
+	return srv.ops.greeting(s), gnet.None
+}
+
+func (h *handler) openBackend(c gnet.Conn, b *backendCtx) gnet.Action {
+	s := b.s
+	if s.closed {
+		return gnet.Close
+	}
+	s.backend = c
+	s.upstream = b.addr
+	s.backendLogin = b.login
+	s.backendPass = b.pass
+	s.authResult = "ok"
+	s.setPhase(PhaseBackendLogin)
+	s.armTimeout()
+	s.srv.ops.loginDone(s)
+	return gnet.None
+}
+
+func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	switch ctx := c.Context().(type) {
+	case *session:
+		s := ctx
+		if s.closed {
+			return gnet.Close
+		}
+		switch s.phase {
+		case PhasePreAuth:
+			s.srv.ops.clientData(s)
+		case PhaseRelay:
+			s.relayFromClient()
+		default:
+			// auth_http or backend login in flight: like nginx, do not
+			// read the client; keep what it pipelines for the backend,
+			// but stop reading once a command buffer's worth is queued.
+			if c.InboundBuffered() > s.clientBuffer() {
+				s.pauseRead(true)
+			}
+		}
+		if s.closed {
+			return gnet.Close
+		}
+	case *backendCtx:
+		s := ctx.s
+		if s.closed || s.backend != c {
+			return gnet.Close
+		}
+		switch s.phase {
+		case PhaseBackendLogin:
+			s.srv.ops.backendData(s)
+		case PhaseRelay:
+			s.relayFromBackend()
+		}
+		if s.closed {
+			return gnet.Close
+		}
+	default:
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
+	switch ctx := c.Context().(type) {
+	case *session:
+		s := ctx
+		s.client = nil
+		if !s.closed {
+			s.close("client closed")
+		}
+	case *backendCtx:
+		s := ctx.s
+		if s.backend != c {
+			return gnet.None
+		}
+		s.backend = nil
+		if s.closed {
+			return gnet.None
+		}
+		if s.phase == PhaseBackendLogin {
+			s.errorf("upstream closed connection while logging in")
+			s.internalError("upstream closed")
+			return gnet.None
+		}
+		s.close("upstream closed")
+	}
+	return gnet.None
+}

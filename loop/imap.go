@@ -1,0 +1,555 @@
+package loop
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"mailproxy/codec"
+	"mailproxy/config"
+)
+
+// IMAP wire strings, exactly as nginx sends them (reference §3.1.1).
+var (
+	imapGreeting      = []byte("* OK IMAP4 ready\r\n")
+	imapOK            = []byte(" OK completed\r\n")
+	imapBad           = []byte(" BAD invalid command\r\n")
+	imapStarBad       = []byte("* BAD invalid command\r\n")
+	imapBye           = []byte("* BYE\r\n")
+	imapInternalError = []byte("* BAD internal server error\r\n")
+	imapLiteralOK     = []byte("+ OK\r\n")
+	imapPlainPrompt   = []byte("+ \r\n")
+	imapUserPrompt    = []byte("+ VXNlcm5hbWU6\r\n")
+	imapPassPrompt    = []byte("+ UGFzc3dvcmQ6\r\n")
+	imapIDReply       = []byte("* ID NIL\r\n")
+	imapBusy          = []byte(" NO [UNAVAILABLE] server busy, try again later\r\n")
+)
+
+// imapCaps is the CAPABILITY reply, fixed at config time.
+type imapCaps struct {
+	line []byte // "* CAPABILITY ...\r\n"
+}
+
+func newIMAPCaps(c *config.Server) *imapCaps {
+	b := []byte("* CAPABILITY")
+	for _, cap := range c.IMAPCapabilities {
+		b = append(b, ' ')
+		b = append(b, cap...)
+	}
+	// nginx's fixed order, whatever the config order.
+	for _, m := range []struct {
+		bit  config.AuthMethods
+		name string
+	}{{config.AuthPlain, "AUTH=PLAIN"}, {config.AuthLogin, "AUTH=LOGIN"}, {config.AuthCramMD5, "AUTH=CRAM-MD5"}, {config.AuthExternal, "AUTH=EXTERNAL"}} {
+		if c.IMAPAuth&m.bit != 0 {
+			b = append(b, ' ')
+			b = append(b, m.name...)
+		}
+	}
+	b = append(b, "\r\n"...)
+	return &imapCaps{line: b}
+}
+
+// Pre-auth sub-states (session.state).
+const (
+	imapCommand uint8 = iota
+	imapAuthPlain
+	imapAuthLoginUser
+	imapAuthLoginPass
+	imapAuthCramMD5
+	imapAuthExternal
+)
+
+// Backend login sub-states (imapState.backend).
+const (
+	imapBackendGreeting uint8 = iota
+	imapBackendLoginSent
+	imapBackendUserSent
+	imapBackendPassSent
+)
+
+// imapState is the IMAP-only part of a session.
+type imapState struct {
+	parser   codec.IMAPParser
+	cmd      codec.IMAPCommand
+	backend  uint8
+	untagged bool // one untagged line was already kept before the tagged OK
+}
+
+var imapOps = &protoOps{
+	name:          "imap",
+	greeting:      imapGreet,
+	clientData:    imapClientData,
+	backendData:   imapBackendData,
+	authFailed:    imapAuthFailed,
+	tempFail:      imapTempFail,
+	loginDone:     imapLoginDone,
+	saslInvalid:   imapSASLInvalid,
+	internalError: imapInternalError,
+}
+
+func opsFor(c *config.Server) (*protoOps, error) {
+	switch c.Protocol {
+	case config.IMAP:
+		return imapOps, nil
+	}
+	return nil, errUnsupportedProtocol(c)
+}
+
+func imapGreet(s *session) []byte {
+	s.imap = &imapState{}
+	return imapGreeting
+}
+
+// reply writes "<tag><rest>" to the client.
+func (s *session) tagged(tag []byte, rest []byte) {
+	b := s.loop.wbuf[:0]
+	b = append(b, tag...)
+	b = append(b, rest...)
+	s.loop.wbuf = b
+	s.write(b)
+}
+
+func imapClientData(s *session) {
+	c := s.client
+	limit := s.cfg().IMAPClientBuffer
+	for s.phase == PhasePreAuth && !s.closed && c != nil {
+		buf, _ := c.Peek(-1)
+		if len(buf) == 0 {
+			return
+		}
+		var n int
+		var more bool
+		if s.state == imapCommand {
+			n, more = imapCommandStep(s, buf, limit)
+		} else {
+			n, more = imapSASLStep(s, buf, limit)
+		}
+		if n > 0 && !s.closed {
+			_, _ = c.Discard(n)
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+// imapCommandStep handles at most one command at the start of buf. It
+// returns the bytes to discard and whether to keep parsing.
+func imapCommandStep(s *session, buf []byte, limit int) (int, bool) {
+	st := s.imap
+	cmd := &st.cmd
+	res, n := st.parser.Parse(buf, limit, cmd)
+	switch res {
+	case codec.NeedMore:
+		return 0, false
+	case codec.Continue:
+		s.write(imapLiteralOK)
+		// The parser resumes from where it stopped; bytes already here
+		// are parsed at once.
+		res2, n2 := st.parser.Parse(buf, limit, cmd)
+		if res2 == codec.NeedMore || res2 == codec.Continue {
+			if res2 == codec.Continue {
+				s.write(imapLiteralOK)
+			}
+			return 0, false
+		}
+		res, n = res2, n2
+	}
+	if res == codec.Invalid {
+		s.imapInvalid(cmd)
+		return n, !s.closed
+	}
+	s.armTimeout()
+	tag := cmd.Tag
+	switch cmd.Cmd {
+	case codec.IMAPCapability:
+		s.write(s.srv.caps.line)
+		s.tagged(tag, imapOK)
+	case codec.IMAPNoop:
+		s.tagged(tag, imapOK)
+	case codec.IMAPID:
+		// RFC 2971 before auth: nginx answers BAD, which breaks clients
+		// that were told ID works (Mailu #2938). We answer with no data.
+		s.write(imapIDReply)
+		s.tagged(tag, imapOK)
+	case codec.IMAPLogout:
+		s.write(imapBye)
+		s.tagged(tag, imapOK)
+		s.close("logout")
+		return n, false
+	case codec.IMAPStarttls:
+		// TLS is not built yet: STARTTLS is disabled, as with starttls off.
+		s.tagged(tag, imapBad)
+	case codec.IMAPLogin:
+		if cmd.NArgs != 2 || len(cmd.Args[0]) == 0 {
+			s.tagged(tag, imapBad)
+			break
+		}
+		s.tag = append(s.tag[:0], tag...)
+		s.login = append(s.login[:0], cmd.Args[0]...)
+		s.pass = append(s.pass[:0], cmd.Args[1]...)
+		s.startAuth("plain")
+		return n, false
+	case codec.IMAPAuthenticate:
+		return n, s.imapAuthenticate(cmd)
+	default:
+		s.imapInvalid(cmd)
+	}
+	return n, !s.closed
+}
+
+// imapInvalid answers a parser error, counting it for max_errors.
+func (s *session) imapInvalid(cmd *codec.IMAPCommand) {
+	s.errors++
+	s.srv.stats.InvalidCommand(s.loop.idx)
+	if cmd.BadTag || cmd.Tag == nil {
+		s.write(imapStarBad)
+	} else {
+		s.tagged(cmd.Tag, imapBad)
+	}
+	if cmd.Close {
+		s.info("client sent too long command")
+		s.close("too long command")
+		return
+	}
+	if s.errors >= s.cfg().MaxErrors {
+		s.srv.stats.MaxErrorsClose()
+		s.info("client sent too many invalid commands")
+		s.close("max_errors")
+	}
+}
+
+// imapAuthenticate starts a SASL exchange. Returns whether to keep parsing.
+func (s *session) imapAuthenticate(cmd *codec.IMAPCommand) bool {
+	tag := cmd.Tag
+	if cmd.NArgs < 1 || cmd.NArgs > 2 {
+		s.tagged(tag, imapBad)
+		return true
+	}
+	s.tag = append(s.tag[:0], tag...)
+	var ir []byte
+	hasIR := cmd.NArgs == 2
+	if hasIR {
+		ir = cmd.Args[1]
+	}
+	enabled := s.cfg().IMAPAuth
+	switch codec.ParseSASLMech(cmd.Args[0]) {
+	case codec.SASLPlain:
+		if !hasIR {
+			s.write(imapPlainPrompt)
+			s.state = imapAuthPlain
+			return true
+		}
+		return s.saslPlain(ir)
+	case codec.SASLLogin:
+		if !hasIR {
+			s.write(imapUserPrompt)
+			s.state = imapAuthLoginUser
+			return true
+		}
+		if !s.saslLoginUser(ir) {
+			return true
+		}
+		s.write(imapPassPrompt)
+		s.state = imapAuthLoginPass
+		return true
+	case codec.SASLCramMD5:
+		if enabled&config.AuthCramMD5 == 0 || hasIR {
+			break
+		}
+		s.ensureSalt()
+		b := append(s.loop.wbuf[:0], "+ "...)
+		b = codec.AppendBase64(b, s.salt)
+		b = append(b, "\r\n"...)
+		s.loop.wbuf = b
+		s.write(b)
+		s.state = imapAuthCramMD5
+		return true
+	case codec.SASLExternal:
+		if enabled&config.AuthExternal == 0 {
+			break
+		}
+		if !hasIR {
+			s.write(imapUserPrompt)
+			s.state = imapAuthExternal
+			return true
+		}
+		return s.saslExternal(ir)
+	}
+	s.tagged(tag, imapBad)
+	return true
+}
+
+// imapSASLStep reads one SASL response line.
+func imapSASLStep(s *session, buf []byte, limit int) (int, bool) {
+	line, n, res := codec.ReadLine(buf, limit)
+	switch res {
+	case codec.NeedMore:
+		return 0, false
+	case codec.Invalid:
+		s.tagged(s.tag, imapBad)
+		s.info("client sent too long command")
+		s.close("too long command")
+		return n, false
+	}
+	s.armTimeout()
+	state := s.state
+	s.state = imapCommand
+	switch state {
+	case imapAuthPlain:
+		return n, s.saslPlain(line)
+	case imapAuthLoginUser:
+		if s.saslLoginUser(line) {
+			s.write(imapPassPrompt)
+			s.state = imapAuthLoginPass
+		}
+		return n, true
+	case imapAuthLoginPass:
+		return n, s.saslLoginPass(line)
+	case imapAuthCramMD5:
+		return n, s.saslCramMD5(line)
+	case imapAuthExternal:
+		return n, s.saslExternal(line)
+	}
+	return n, true
+}
+
+// The SASL steps below are shared by the protocols: each returns whether
+// the caller should keep parsing (false once auth has started or the
+// session closed) and answers bad input with the protocol's error.
+
+func (s *session) saslBad() {
+	s.srv.ops.saslInvalid(s)
+}
+
+func (s *session) saslPlain(b64 []byte) bool {
+	dec, login, pass, ok := codec.DecodePlain(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok {
+		s.info("client sent invalid base64 encoding in AUTH PLAIN command")
+		s.saslBad()
+		return !s.closed
+	}
+	s.login = append(s.login[:0], login...)
+	s.pass = append(s.pass[:0], pass...)
+	wipe(dec)
+	s.startAuth("plain")
+	return false
+}
+
+func (s *session) saslLoginUser(b64 []byte) bool {
+	dec, ok := codec.DecodeBase64(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok {
+		s.info("client sent invalid base64 encoding in AUTH LOGIN command")
+		s.state = 0
+		s.saslBad()
+		return false
+	}
+	s.login = append(s.login[:0], dec...)
+	return true
+}
+
+func (s *session) saslLoginPass(b64 []byte) bool {
+	dec, ok := codec.DecodeBase64(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok {
+		s.info("client sent invalid base64 encoding in AUTH LOGIN command")
+		s.saslBad()
+		return !s.closed
+	}
+	s.pass = append(s.pass[:0], dec...)
+	wipe(dec)
+	s.startAuth("plain")
+	return false
+}
+
+func (s *session) saslCramMD5(b64 []byte) bool {
+	dec, login, digest, ok := codec.DecodeCramMD5(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok {
+		s.info("client sent invalid CRAM-MD5 hash in AUTH CRAM-MD5 command")
+		s.saslBad()
+		return !s.closed
+	}
+	s.login = append(s.login[:0], login...)
+	s.pass = append(s.pass[:0], digest...)
+	s.startAuth("cram-md5")
+	return false
+}
+
+func (s *session) saslExternal(b64 []byte) bool {
+	dec, ok := codec.DecodeBase64(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok || len(dec) == 0 {
+		s.info("client sent invalid base64 encoding in AUTH EXTERNAL command")
+		s.saslBad()
+		return !s.closed
+	}
+	s.login = append(s.login[:0], dec...)
+	s.pass = s.pass[:0]
+	s.startAuth("external")
+	return false
+}
+
+// ensureSalt makes the session's APOP/CRAM-MD5 salt once; later attempts
+// reuse it, as nginx does.
+func (s *session) ensureSalt() {
+	if len(s.salt) == 0 {
+		s.salt = codec.AppendSalt(s.salt, rand.Uint32(), time.Now().Unix(), s.cfg().ServerName)
+	}
+}
+
+func imapSASLInvalid(s *session) {
+	s.state = imapCommand
+	s.tagged(s.tag, imapBad)
+}
+
+func imapAuthFailed(s *session) {
+	b := append(s.loop.wbuf[:0], s.tag...)
+	b = append(b, " NO "...)
+	b = append(b, s.failText...)
+	b = append(b, "\r\n"...)
+	s.loop.wbuf = b
+	s.write(b)
+}
+
+func imapTempFail(s *session) {
+	s.tagged(s.tag, imapBusy)
+}
+
+func imapLoginDone(s *session) {
+	s.imap.backend = imapBackendGreeting
+	s.imap.untagged = false
+	s.reply = s.reply[:0]
+}
+
+// backendLine returns the next complete line the backend sent (with its
+// line end), or nil. A line longer than proxy_buffer is an error, as in
+// nginx ("upstream sent too long response line").
+func (s *session) backendLine() []byte {
+	buf, _ := s.backend.Peek(-1)
+	i := bytes.IndexByte(buf, '\n')
+	if i < 0 {
+		if len(buf) >= s.cfg().ProxyBuffer {
+			s.errorf("upstream sent too long response line")
+			s.internalError("upstream too long line")
+		}
+		return nil
+	}
+	if i+1 > s.cfg().ProxyBuffer {
+		s.errorf("upstream sent too long response line")
+		s.internalError("upstream too long line")
+		return nil
+	}
+	return buf[:i+1]
+}
+
+// backendFail handles an unexpected backend reply during login
+// (proxy_pass_error_message).
+func (s *session) backendFail(line []byte) {
+	if s.cfg().ProxyPassErrorMessage {
+		s.info("upstream sent invalid response: \"" + printable(line) + "\"")
+		s.write(s.reply)
+		s.write(line)
+		s.close("upstream rejected login")
+		return
+	}
+	s.errorf("upstream sent invalid response: \"" + printable(line) + "\"")
+	s.internalError("upstream rejected login")
+}
+
+// printable renders a wire line for a log the way nginx does: CR and LF
+// shown as '_'... here escaped, and cut.
+func printable(b []byte) string {
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f {
+			out = append(out, '_')
+			continue
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+// imapBackendData drives nginx's backend login dialogue (§3.1.5):
+// greeting, "<tag> LOGIN {n}", user literal, password literal, tagged OK.
+func imapBackendData(s *session) {
+	st := s.imap
+	for s.phase == PhaseBackendLogin && !s.closed && s.backend != nil {
+		line := s.backendLine()
+		if line == nil {
+			return
+		}
+		n := len(line)
+		switch st.backend {
+		case imapBackendGreeting:
+			if !bytes.HasPrefix(line, []byte("* OK")) {
+				s.backendFail(line)
+				return
+			}
+			_, _ = s.backend.Discard(n)
+			b := append(s.loop.wbuf[:0], s.tag...)
+			b = append(b, " LOGIN {"...)
+			b = strconv.AppendInt(b, int64(len(s.backendLogin)), 10)
+			b = append(b, "}\r\n"...)
+			s.loop.wbuf = b
+			_, _ = s.backend.Write(b)
+			st.backend = imapBackendLoginSent
+		case imapBackendLoginSent:
+			if line[0] != '+' {
+				s.backendFail(line)
+				return
+			}
+			_, _ = s.backend.Discard(n)
+			b := append(s.loop.wbuf[:0], s.backendLogin...)
+			b = append(b, " {"...)
+			b = strconv.AppendInt(b, int64(len(s.backendPass)), 10)
+			b = append(b, "}\r\n"...)
+			s.loop.wbuf = b
+			_, _ = s.backend.Write(b)
+			st.backend = imapBackendUserSent
+		case imapBackendUserSent:
+			if line[0] != '+' {
+				s.backendFail(line)
+				return
+			}
+			_, _ = s.backend.Discard(n)
+			b := append(s.loop.wbuf[:0], s.backendPass...)
+			b = append(b, "\r\n"...)
+			s.loop.wbuf = b
+			_, _ = s.backend.Write(b)
+			wipe(b)
+			st.backend = imapBackendPassSent
+		case imapBackendPassSent:
+			if len(line) > len(s.tag)+3 && bytes.HasPrefix(line, s.tag) &&
+				line[len(s.tag)] == ' ' && bytes.HasPrefix(line[len(s.tag)+1:], []byte("OK")) {
+				s.write(s.reply)
+				s.write(line)
+				_, _ = s.backend.Discard(n)
+				s.reply = nil
+				if s.closed {
+					return
+				}
+				s.startRelay()
+				return
+			}
+			if bytes.HasPrefix(line, []byte("* ")) && !st.untagged {
+				// One untagged line (e.g. CAPABILITY) is allowed before
+				// the tagged OK (nginx 1.27.3); it reaches the client too.
+				st.untagged = true
+				s.reply = append(s.reply[:0], line...)
+				_, _ = s.backend.Discard(n)
+				continue
+			}
+			s.backendFail(line)
+			return
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package loop
+
+import "time"
+
+// startRelay switches a logged-in session to relaying. The backend's login
+// reply has been written to the client; bytes the client pipelined during
+// login go to the backend now, and whatever the backend sent after its
+// reply goes to the client. Called on the loop.
+func (s *session) startRelay() {
+	s.setPhase(PhaseRelay)
+	s.srv.stats.SessionEstablished()
+	s.info("client logged in")
+	wipe(s.pass)
+	wipe(s.backendPass)
+	s.armProxyTimeout()
+	s.resumeRead(true)
+	if s.client != nil && s.client.InboundBuffered() > 0 {
+		s.relayFromClient()
+	}
+	if !s.closed && s.backend != nil && s.backend.InboundBuffered() > 0 {
+		s.relayFromBackend()
+	}
+}
+
+func (s *session) armProxyTimeout() {
+	s.loop.arm(s, time.Now().Add(s.cfg().ProxyTimeout).UnixNano())
+}
+
+// relayFromClient moves everything the client sent to the backend. As in
+// nginx, only client activity re-arms proxy_timeout.
+func (s *session) relayFromClient() {
+	c, b := s.client, s.backend
+	if c == nil || b == nil {
+		return
+	}
+	buf, _ := c.Next(-1)
+	if len(buf) == 0 {
+		return
+	}
+	s.bytesToBackend += uint64(len(buf))
+	s.srv.stats.Bytes(s.loop.idx, true, len(buf))
+	s.deadline = time.Now().Add(s.cfg().ProxyTimeout).UnixNano()
+	_, _ = b.Write(buf)
+	if s.closed || s.backend == nil {
+		return
+	}
+	// Backpressure: the backend reads slower than the client writes.
+	if b.OutboundBuffered() > s.clientBuffer() {
+		s.pauseRead(true)
+	}
+}
+
+// relayFromBackend moves everything the backend sent to the client.
+func (s *session) relayFromBackend() {
+	c, b := s.client, s.backend
+	if c == nil || b == nil {
+		return
+	}
+	buf, _ := b.Next(-1)
+	if len(buf) == 0 {
+		return
+	}
+	s.bytesToClient += uint64(len(buf))
+	s.srv.stats.Bytes(s.loop.idx, false, len(buf))
+	_, _ = c.Write(buf)
+	if s.closed || s.client == nil {
+		return
+	}
+	if c.OutboundBuffered() > s.cfg().ProxyBuffer {
+		s.pauseRead(false)
+	}
+}
+
+// drainCheck resumes a paused direction once its destination has sent
+// what it held. Called on the loop by the pause sweep.
+func (s *session) drainCheck() {
+	if s.phase != PhaseRelay {
+		return
+	}
+	if s.clientPaused && s.backend != nil && s.backend.OutboundBuffered() == 0 {
+		s.resumeRead(true)
+	} else if s.clientPaused && s.backend != nil {
+		s.pauseRead(true) // gnet may have re-enabled it after a write
+	}
+	if s.backendPaused && s.client != nil && s.client.OutboundBuffered() == 0 {
+		s.resumeRead(false)
+	} else if s.backendPaused && s.client != nil {
+		s.pauseRead(false)
+	}
+}
+
+// closePreAuth closes every session of this loop that has not logged in,
+// with the protocol's goodbye. Used by drain.
+func (ls *loopState) closePreAuth() {
+	// Sessions are found through the timer heap: every session not in
+	// relay has a pre-relay timer armed.
+	for _, e := range ls.timers {
+		s := e.s
+		if s.closed || s.phase == PhaseRelay {
+			continue
+		}
+		s.close("shutdown")
+	}
+}

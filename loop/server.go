@@ -1,0 +1,312 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+
+	"mailproxy/config"
+)
+
+// Version is reported by -v and the build_info metric.
+var Version = "0.1.0"
+
+// protoOps is where the protocols differ; core code does not switch on the
+// protocol.
+type protoOps struct {
+	name          string
+	greeting      func(s *session) []byte
+	clientData    func(s *session) // pre-auth: parse and answer commands
+	backendData   func(s *session) // backend login dialogue
+	authFailed    func(s *session) // send the failure line (s.failText, s.failCode)
+	tempFail      func(s *session) // pool saturated: temporary failure, stay in pre-auth
+	loginDone     func(s *session) // auth OK: prepare for the backend dialogue
+	saslInvalid   func(s *session) // bad SASL response: protocol error, back to commands
+	internalError []byte
+}
+
+// serverRT is one listen socket of one server{} block at run time.
+type serverRT struct {
+	rt     *runtimeState
+	cfg    *config.Server
+	listen string // the listen address as configured, for logs and labels
+	ln     net.Listener
+	stats  *ListenerStats
+	ops    *protoOps
+	auth   *AuthClient
+	log    *slog.Logger
+	caps   *imapCaps
+}
+
+// runtimeState is the whole running proxy.
+type runtimeState struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	eng      gnet.Engine
+	pool     *Pool
+	clock    *clock
+	loops    sync.Map // gnet.EventLoop -> *loopState
+	nloops   atomic.Int32
+	numLoops int
+	sessions atomic.Int64
+	nextID   atomic.Uint64
+	servers  []*serverRT
+	draining atomic.Bool
+	ready    atomic.Bool
+}
+
+// Run starts the proxy described by cfg and blocks until it is stopped by a
+// signal (TERM/QUIT drain, INT stops at once). It returns an error when it
+// cannot start.
+func Run(cfg *config.Config, log *slog.Logger) error {
+	if cfg.Mail == nil || len(cfg.Mail.Servers) == 0 {
+		return errors.New("no mail servers are configured")
+	}
+	n := cfg.WorkerProcesses
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	rt := &runtimeState{cfg: cfg, log: log, numLoops: n}
+	workers := 64 * n
+	rt.pool = NewPool(workers, 16*workers)
+	rt.clock = newClock()
+	defer rt.clock.close()
+
+	auths := map[string]*AuthClient{}
+	for _, sc := range cfg.Mail.Servers {
+		ops, err := opsFor(sc)
+		if err != nil {
+			return err
+		}
+		key := sc.AuthHTTPAddr + "|" + sc.AuthHTTPHost + "|" + sc.AuthHTTPURI
+		ac := auths[key]
+		if ac == nil {
+			ac = NewAuthClient(sc.AuthHTTPAddr, sc.AuthHTTPHost, sc.AuthHTTPURI, 4*workers)
+			auths[key] = ac
+			AuthConnsOpened(sc.AuthHTTPAddr, ac.ConnsOpened)
+		}
+		for _, l := range sc.Listens {
+			srv := &serverRT{rt: rt, cfg: sc, listen: l.Addr, ops: ops, auth: ac, log: log}
+			srv.stats = NewListenerStats(sc.Protocol.String(), l.Addr, n)
+			if sc.Protocol == config.IMAP {
+				srv.caps = newIMAPCaps(sc)
+			}
+			rt.servers = append(rt.servers, srv)
+		}
+	}
+	defer func() {
+		for _, ac := range auths {
+			ac.Close()
+		}
+	}()
+
+	// Listeners first, so that a port in use fails start-up before any
+	// loop runs.
+	for _, srv := range rt.servers {
+		network := "tcp"
+		addr := srv.listen
+		for _, l := range srv.cfg.Listens {
+			if l.Addr == srv.listen && l.Network != "" {
+				network = l.Network
+			}
+		}
+		if network == "unix" {
+			addr = trimUnix(addr)
+			_ = os.Remove(addr)
+		}
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			for _, s := range rt.servers {
+				if s.ln != nil {
+					_ = s.ln.Close()
+				}
+			}
+			return fmt.Errorf("bind() to %s failed (%v)", srv.listen, err)
+		}
+		srv.ln = ln
+	}
+
+	booted := make(chan struct{})
+	h := &handler{rt: rt, booted: booted}
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- gnet.Run(h, "tcp://127.0.0.1:0",
+			gnet.WithNumEventLoop(n),
+			gnet.WithLoadBalancing(gnet.LeastConnections),
+			gnet.WithReuseAddr(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLogger(quietLogger{log}),
+		)
+	}()
+	select {
+	case <-booted:
+	case err := <-runErr:
+		return fmt.Errorf("event loops did not start: %v", err)
+	}
+
+	var acceptWG sync.WaitGroup
+	for _, srv := range rt.servers {
+		acceptWG.Add(1)
+		go func(srv *serverRT) {
+			defer acceptWG.Done()
+			rt.accept(srv)
+		}(srv)
+		log.Info("listening", "protocol", srv.cfg.Protocol.String(), "listen", srv.listen)
+	}
+	SetBuildInfo(Version)
+	var admin *Admin
+	if cfg.Admin != nil && cfg.Admin.Listen != "" {
+		a, err := StartAdmin(cfg.Admin.Listen, func() bool { return rt.ready.Load() && !rt.draining.Load() })
+		if err != nil {
+			return fmt.Errorf("admin listener %s: %v", cfg.Admin.Listen, err)
+		}
+		admin = a
+		defer admin.Close()
+	}
+	rt.ready.Store(true)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case err := <-runErr:
+			// gnet's engine stopped underneath us (it does so on some
+			// accept errors): exit non-zero so a supervisor restarts us.
+			return fmt.Errorf("event loops stopped: %v", err)
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGHUP:
+				log.Warn("reload is not supported yet; keeping the running configuration")
+				continue
+			case syscall.SIGUSR1:
+				continue
+			}
+			log.Info("signal received, exiting", "signal", sig.String())
+			rt.draining.Store(true)
+			for _, srv := range rt.servers {
+				_ = srv.ln.Close()
+			}
+			acceptWG.Wait()
+			if sig != syscall.SIGINT {
+				rt.drain(cfg.ShutdownTimeout)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = rt.eng.Stop(ctx)
+			cancel()
+			rt.pool.Close()
+			return nil
+		}
+	}
+}
+
+func errUnsupportedProtocol(c *config.Server) error {
+	return fmt.Errorf("protocol %q is not supported by mailproxy yet in %s:%d", c.Protocol.String(), c.File, c.Line)
+}
+
+func trimUnix(a string) string {
+	if len(a) > 5 && a[:5] == "unix:" {
+		return a[5:]
+	}
+	return a
+}
+
+// drain waits for sessions to end, up to timeout (0: no limit), as nginx's
+// worker_shutdown_timeout does.
+func (rt *runtimeState) drain(timeout time.Duration) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	// Sessions that have not logged in yet are closed now.
+	rt.forEachLoop(func(ls *loopState) { ls.closePreAuth() })
+	for rt.sessions.Load() > 0 {
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			rt.log.Info("shutdown timeout")
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (rt *runtimeState) forEachLoop(f func(ls *loopState)) {
+	var wg sync.WaitGroup
+	rt.loops.Range(func(_, v any) bool {
+		ls := v.(*loopState)
+		wg.Add(1)
+		if err := ls.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			defer wg.Done()
+			f(ls)
+			return nil
+		})); err != nil {
+			wg.Done()
+		}
+		return true
+	})
+	wg.Wait()
+}
+
+// accept runs in its own goroutine per listener: Go owns the listening
+// socket (so EMFILE cannot stop the engine, and draining can stop accepting)
+// and hands each connection to the gnet engine.
+func (rt *runtimeState) accept(srv *serverRT) {
+	backoff := 5 * time.Millisecond
+	limit := int64(rt.cfg.WorkerConnections)
+	for {
+		nc, err := srv.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and friends: wait and retry instead of dying.
+			srv.stats.Rejected("error")
+			rt.log.Error("accept() failed", "server", srv.listen, "err", err.Error())
+			time.Sleep(backoff)
+			if backoff < time.Second {
+				backoff *= 2
+			}
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		if rt.draining.Load() {
+			srv.stats.Rejected("draining")
+			_ = nc.Close()
+			continue
+		}
+		if limit > 0 && rt.sessions.Load() >= limit {
+			srv.stats.Rejected("limit")
+			rt.log.Warn("worker_connections are not enough", "server", srv.listen)
+			_ = nc.Close()
+			continue
+		}
+		rt.sessions.Add(1)
+		if _, err := rt.eng.Register(gnet.NewNetConnContext(gnet.NewContext(context.Background(), srv), nc)); err != nil {
+			rt.sessions.Add(-1)
+			srv.stats.Rejected("error")
+			_ = nc.Close()
+		}
+	}
+}
+
+// quietLogger routes gnet's own log lines to ours.
+type quietLogger struct{ l *slog.Logger }
+
+func (q quietLogger) Debugf(f string, a ...any) { q.l.Debug(fmt.Sprintf(f, a...)) }
+func (q quietLogger) Infof(f string, a ...any)  { q.l.Debug(fmt.Sprintf(f, a...)) }
+func (q quietLogger) Warnf(f string, a ...any)  { q.l.Warn(fmt.Sprintf(f, a...)) }
+func (q quietLogger) Errorf(f string, a ...any) { q.l.Error(fmt.Sprintf(f, a...)) }
+func (q quietLogger) Fatalf(f string, a ...any) { q.l.Error(fmt.Sprintf(f, a...)) }
+
+var _ logging.Logger = quietLogger{}

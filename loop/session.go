@@ -1,0 +1,191 @@
+package loop
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"mailproxy/config"
+)
+
+// session is one client connection and, once logged in, its backend
+// connection. It belongs to one event loop (see doc.go): no field is
+// touched from any other goroutine.
+type session struct {
+	id     uint64
+	srv    *serverRT
+	loop   *loopState
+	client gnet.Conn
+	// backend is set in the backend's OnOpen, on the same loop.
+	backend gnet.Conn
+	closed  bool
+
+	phase Phase
+	state uint8 // protocol sub-state of the pre-auth phase
+
+	clientAddr string // "ip:port", captured on open
+	clientIP   string
+	clientPort int
+	start      time.Time
+
+	errors  int // parser errors, for max_errors
+	attempt int // Auth-Login-Attempt
+
+	// Credentials, copied out of gnet's buffers into session memory.
+	login   []byte
+	pass    []byte
+	method  string // Auth-Method
+	salt    []byte
+	tag     []byte // IMAP tag of the LOGIN/AUTHENTICATE command
+	scratch []byte // decoding scratch for SASL
+
+	imap *imapState
+
+	// backend login
+	upstream     string
+	backendLogin []byte // what the backend logs in as (Auth-User override)
+	backendPass  []byte
+	reply        []byte // backend reply lines kept for the client (IMAP untagged line)
+
+	// auth result kept for the failure reply after Auth-Wait
+	failText string
+	failCode string
+
+	// timers (clock.go)
+	deadline    int64
+	timerAt     int64
+	timerGen    uint32
+	timerQueued bool
+
+	// relay
+	bytesToBackend, bytesToClient uint64
+	clientPaused, backendPaused   bool
+	inPausedList                  bool
+
+	closeReason string
+	authResult  string
+}
+
+// Phase is where a session is in its life; metrics count sessions by it.
+// (The type and constants are declared with the metrics.)
+
+func (s *session) log() *slog.Logger { return s.srv.log }
+
+// logAttrs is the fixed context nginx appends to every session line.
+func (s *session) logAttrs() []any {
+	a := []any{"conn", s.id, "client", s.clientIP, "server", s.srv.listen}
+	if len(s.login) > 0 {
+		a = append(a, "login", `"`+string(s.login)+`"`)
+	}
+	if s.upstream != "" {
+		a = append(a, "upstream", s.upstream)
+	}
+	return a
+}
+
+func (s *session) info(msg string, kv ...any) {
+	s.srv.log.Info(msg, append(s.logAttrs(), kv...)...)
+}
+
+func (s *session) errorf(msg string, kv ...any) {
+	s.srv.log.Error(msg, append(s.logAttrs(), kv...)...)
+}
+
+func (s *session) cfg() *config.Server { return s.srv.cfg }
+
+// setPhase moves the session to p, keeping the by-phase gauges right.
+func (s *session) setPhase(p Phase) {
+	if s.phase == p {
+		return
+	}
+	s.srv.stats.Leave(s.phase)
+	s.phase = p
+	s.srv.stats.Enter(p)
+}
+
+// write sends b to the client. It may run OnClose re-entrantly (gnet-notes
+// §11.5): callers re-check s.closed afterwards.
+func (s *session) write(b []byte) {
+	if s.closed || s.client == nil {
+		return
+	}
+	_, _ = s.client.Write(b)
+}
+
+// armTimeout (re)starts the pre-relay timer (`timeout`).
+func (s *session) armTimeout() {
+	s.loop.arm(s, time.Now().Add(s.cfg().Timeout).UnixNano())
+}
+
+// onTimer runs when the session's deadline passes. Called on the loop.
+func (s *session) onTimer() {
+	switch s.phase {
+	case PhaseAuth:
+		// Auth-Wait or WAIT delay finished.
+		s.authDelayDone()
+	case PhaseRelay:
+		s.srv.stats.Timeout(PhaseRelay)
+		s.info("client timed out while proxying")
+		s.close("proxy_timeout")
+	case PhaseBackendLogin:
+		s.srv.stats.Timeout(PhaseBackendLogin)
+		s.errorf("upstream timed out while logging in")
+		s.internalError("upstream timeout")
+	default:
+		// nginx closes silently on a pre-auth timeout: no BYE, no 421.
+		s.srv.stats.Timeout(s.phase)
+		s.info("client timed out")
+		s.close("timeout")
+	}
+}
+
+// close ends the session: both connections are closed and the session is
+// logged once. Safe to call more than once. Called on the loop.
+func (s *session) close(reason string) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.closeReason == "" {
+		s.closeReason = reason
+	}
+	s.deadline = 0
+	if s.backend != nil {
+		_ = s.backend.Close()
+	}
+	if s.client != nil {
+		_ = s.client.Close()
+	}
+	s.finish()
+}
+
+// finish does the accounting once the session is closed.
+func (s *session) finish() {
+	st := s.srv.stats
+	st.Leave(s.phase)
+	if s.phase == PhaseRelay {
+		st.SessionClosed(time.Since(s.start))
+	}
+	s.srv.rt.sessions.Add(-1)
+	login := string(s.login)
+	s.srv.log.Info("session done",
+		"conn", s.id, "protocol", s.srv.cfg.Protocol.String(), "listener", s.srv.listen,
+		"client", s.clientAddr, "login", login, "upstream", s.upstream,
+		"auth", s.authResult, "bytes_in", s.bytesToBackend, "bytes_out", s.bytesToClient,
+		"duration", time.Since(s.start).Round(time.Millisecond).String(), "reason", s.closeReason)
+	wipe(s.pass)
+	wipe(s.backendPass)
+}
+
+func wipe(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}
+
+// internalError sends the protocol's internal-error line and closes.
+func (s *session) internalError(reason string) {
+	s.write(s.srv.ops.internalError)
+	s.close(reason)
+}
