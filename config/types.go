@@ -7,9 +7,9 @@ import "time"
 type Config struct {
 	File string // absolute path of the main config file
 
-	WorkerProcesses    int // event loops; 0 = auto (number of CPUs)
-	WorkerConnections  int // cap on concurrent client connections (events{}); default 512 as nginx
-	WorkerRlimitNofile int // 0 = not set
+	WorkerProcesses    int           // event loops; 0 = auto (number of CPUs)
+	WorkerConnections  int           // cap on concurrent client connections (events{}); default 512 as nginx
+	WorkerRlimitNofile int           // 0 = not set
 	ShutdownTimeout    time.Duration // worker_shutdown_timeout; 0 = wait for sessions
 	Pid                string        // pid file path; "" = none
 	User, Group        string        // user directive; "" = not set
@@ -19,7 +19,8 @@ type Config struct {
 
 	Notices []Notice // info/warn messages produced while parsing (load_module ignored, ...)
 
-	Mail *Mail // nil when there is no mail{} block
+	Mail  *Mail  // nil when there is no mail{} block
+	Admin *Admin // nil when there is no admin{} block
 }
 
 // Notice is a non-fatal message from the parser, printed nginx-style.
@@ -101,7 +102,8 @@ type Listen struct {
 	RcvBuf        int // 0 = not set
 	SndBuf        int
 	Bind          bool
-	IPv6Only      int // -1 not set, 0 off, 1 on
+	Multipath     bool   // MPTCP requested (Linux only)
+	IPv6Only      int    // -1 not set, 0 off, 1 on
 	SoKeepalive   string // "", "on", "off", or "idle:intvl:cnt"
 	File          string
 	Line          int
@@ -162,24 +164,35 @@ type Server struct {
 	SMTPGreetingDelay time.Duration
 
 	// ssl
-	Starttls               Starttls
-	SSLCertificates        []string
-	SSLCertificateKeys     []string
-	SSLPasswordFile        string
-	SSLProtocols           []string // default TLSv1.2 TLSv1.3
-	SSLCiphers             string   // default HIGH:!aNULL:!MD5
-	SSLPreferServerCiphers bool
-	SSLECDHCurve           string // default auto
-	SSLSessionCache        string // default none
-	SSLSessionTickets      bool   // default on
-	SSLSessionTicketKeys   []string
-	SSLSessionTimeout      time.Duration // default 5m
-	SSLVerifyClient        string        // off|on|optional|optional_no_ca
-	SSLVerifyDepth         int           // default 1
-	SSLClientCertificate   string
-	SSLTrustedCertificate  string
-	SSLCRL                 string
+	Starttls                  Starttls
+	SSLCertificates           []string
+	SSLCertificateKeys        []string
+	SSLPasswordFile           string
+	SSLProtocols              []string // default TLSv1.2 TLSv1.3
+	SSLCiphers                string   // default HIGH:!aNULL:!MD5
+	SSLPreferServerCiphers    bool
+	SSLECDHCurve              string // default auto
+	SSLSessionCache           string // default none
+	SSLSessionTickets         bool   // default on
+	SSLSessionTicketKeys      []string
+	SSLSessionTimeout         time.Duration // default 5m
+	SSLVerifyClient           string        // off|on|optional|optional_no_ca
+	SSLVerifyDepth            int           // default 1
+	SSLClientCertificate      string
+	SSLTrustedCertificate     string
+	SSLCRL                    string
+	SSLDHParam                string
+	SSLCertificateCompression bool
+	SSLConfCommands           []Header // ssl_conf_command name value, in order
 
 	// realip
 	SetRealIPFrom []string // CIDRs or "unix:"
+}
+
+// Admin is the admin{} block (mailproxy extension): the listener serving
+// metrics, /livez and /readyz.
+type Admin struct {
+	Listen string // host:port
+	File   string // where the admin block starts, for messages
+	Line   int
 }

@@ -1,0 +1,133 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// ngx_mail_ssl_module directives. All of them are known to the parser and
+// marked not supported until the TLS adapter lands (see SetSupported).
+
+func setStarttls(p *parser, d *node) error {
+	st := p.cur()
+	switch d.args[0] {
+	case "off":
+		st.s.Starttls = StarttlsOff
+		return nil
+	case "on":
+		st.s.Starttls = StarttlsOn
+	case "only":
+		st.s.Starttls = StarttlsOnly
+	default:
+		return d.nodeErr(`invalid value "%s"`, d.args[0])
+	}
+	if err := p.requireSupported("starttls", d); err != nil {
+		return err
+	}
+	st.sslFile, st.sslLine = d.file, d.line
+	return nil
+}
+
+var sslProtocolNames = map[string]bool{"SSLv2": true, "SSLv3": true, "TLSv1": true, "TLSv1.1": true, "TLSv1.2": true, "TLSv1.3": true}
+
+func setSSLProtocols(p *parser, d *node) error {
+	s := &p.cur().s
+	if p.first(d) {
+		s.SSLProtocols = nil
+	}
+	for _, a := range d.args {
+		if !sslProtocolNames[a] {
+			return d.nodeErr(`invalid value "%s"`, a)
+		}
+		s.SSLProtocols = append(s.SSLProtocols, a)
+	}
+	return nil
+}
+
+func setSSLVerifyClient(p *parser, d *node) error {
+	switch d.args[0] {
+	case "off", "on", "optional", "optional_no_ca":
+		p.cur().s.SSLVerifyClient = d.args[0]
+		return nil
+	}
+	return d.nodeErr(`invalid value "%s"`, d.args[0])
+}
+
+// setSSLSessionCache: off | none | builtin[:size] | shared:name:size.
+func setSSLSessionCache(p *parser, d *node) error {
+	for _, a := range d.args {
+		ok := a == "off" || a == "none" || a == "builtin"
+		if v, found := strings.CutPrefix(a, "builtin:"); found {
+			_, ok = valAtoi(v)
+		}
+		if v, found := strings.CutPrefix(a, "shared:"); found {
+			name, size, _ := strings.Cut(v, ":")
+			n, okSize := valSize(size)
+			ok = name != "" && okSize
+			if ok && n < 8*4096 {
+				return d.nodeErr(`session cache "%s" is too small`, a)
+			}
+		}
+		if !ok || (len(d.args) > 1 && (a == "off" || a == "none")) {
+			return d.nodeErr(`invalid session cache "%s"`, a)
+		}
+	}
+	p.cur().s.SSLSessionCache = strings.Join(d.args, " ")
+	return nil
+}
+
+func setSSLConfCommand(p *parser, d *node) error {
+	s := &p.cur().s
+	if p.first(d) {
+		s.SSLConfCommands = nil
+	}
+	s.SSLConfCommands = append(s.SSLConfCommands, Header{Name: d.args[0], Value: d.args[1]})
+	return nil
+}
+
+// sslCheck is the end of ngx_mail_ssl_merge_conf: TLS needs a certificate
+// and a key per certificate.
+func sslCheck(st *srvState) error {
+	mode := ""
+	switch {
+	case st.listenSSL:
+		mode = "listen ... ssl"
+	case st.s.Starttls != StarttlsOff:
+		mode = "starttls"
+	default:
+		return nil
+	}
+	if len(st.s.SSLCertificates) == 0 {
+		return errorf(`no "ssl_certificate" is defined for the "%s" directive in %s:%d`, mode, st.sslFile, st.sslLine)
+	}
+	if len(st.s.SSLCertificateKeys) < len(st.s.SSLCertificates) {
+		return errorf(`no "ssl_certificate_key" is defined for certificate "%s" and the "%s" directive in %s:%d`,
+			st.s.SSLCertificates[len(st.s.SSLCertificateKeys)], mode, st.sslFile, st.sslLine)
+	}
+	return nil
+}
+
+func init() {
+	tableAdd("mail_ssl",
+		&directive{name: "starttls", ctx: ctxMailServer, args: take1, gatedByValue: true, set: setStarttls},
+		slotList("ssl_certificate", take1, true, func(s *Server) *[]string { return &s.SSLCertificates }),
+		slotList("ssl_certificate_key", take1, true, func(s *Server) *[]string { return &s.SSLCertificateKeys }),
+		slotFlag("ssl_certificate_compression", func(s *Server) *bool { return &s.SSLCertificateCompression }),
+		slotPath("ssl_password_file", func(s *Server) *string { return &s.SSLPasswordFile }),
+		slotPath("ssl_dhparam", func(s *Server) *string { return &s.SSLDHParam }),
+		slotStr("ssl_ecdh_curve", func(s *Server) *string { return &s.SSLECDHCurve }),
+		&directive{name: "ssl_protocols", ctx: ctxMailServer, args: arg1More, multi: true, set: setSSLProtocols},
+		slotStr("ssl_ciphers", func(s *Server) *string { return &s.SSLCiphers }),
+		slotFlag("ssl_prefer_server_ciphers", func(s *Server) *bool { return &s.SSLPreferServerCiphers }),
+		&directive{name: "ssl_session_cache", ctx: ctxMailServer, args: take12, multi: true, set: setSSLSessionCache},
+		slotFlag("ssl_session_tickets", func(s *Server) *bool { return &s.SSLSessionTickets }),
+		slotList("ssl_session_ticket_key", take1, true, func(s *Server) *[]string { return &s.SSLSessionTicketKeys }),
+		slotSec("ssl_session_timeout", func(s *Server) *time.Duration { return &s.SSLSessionTimeout }),
+		&directive{name: "ssl_verify_client", ctx: ctxMailServer, args: take1, set: setSSLVerifyClient},
+		slotNum("ssl_verify_depth", func(s *Server) *int { return &s.SSLVerifyDepth }),
+		slotPath("ssl_client_certificate", func(s *Server) *string { return &s.SSLClientCertificate }),
+		slotPath("ssl_trusted_certificate", func(s *Server) *string { return &s.SSLTrustedCertificate }),
+		slotPath("ssl_crl", func(s *Server) *string { return &s.SSLCRL }),
+		&directive{name: "ssl_conf_command", ctx: ctxMailServer, args: take2, multi: true, set: setSSLConfCommand},
+	)
+}
