@@ -69,4 +69,3 @@ func loadParser(path string, src []byte, lookup func(string) ([]string, error)) 
 	}
 	return p, nil
 }
-
