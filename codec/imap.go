@@ -56,21 +56,21 @@ type IMAPCommand struct {
 // never pointers into the buffer, between calls. The zero value is ready;
 // a parser belongs to one session and one goroutine.
 type IMAPParser struct {
-	pos    int      // next byte to scan
-	state  imapState
-	tagEnd int      // tag is buf[:tagEnd]; 0 while the tag is not (yet) valid
-	mark   int      // start of the command name, or of the current atom/quoted/literal data
-	cmd    IMAPCmd
-	nargs  int
-	args   [IMAPMaxArgs]imapSpan
-	esc    bool // current quoted argument had an escape and lives in scratch
-	litLen int  // literal length being read, then bytes of literal data left
-	litNS  bool // literal is non-synchronizing ({n+})
-	inID   bool // the literal or NIL belongs to an ID parameter list
-	idOpen bool // just after the "(" of an ID list
-	idN    int  // strings and NILs seen in the ID list
-	idEnd  int  // end of the raw ID argument; its start is mark
-	idMark int  // start of the raw ID argument
+	pos     int // next byte to scan
+	state   imapState
+	tagEnd  int // tag is buf[:tagEnd]; 0 while the tag is not (yet) valid
+	mark    int // start of the command name, or of the current atom/quoted/literal data
+	cmd     IMAPCmd
+	nargs   int
+	args    [IMAPMaxArgs]imapSpan
+	esc     bool // current quoted argument had an escape and lives in scratch
+	litLen  int  // literal length being read, then bytes of literal data left
+	litNS   bool // literal is non-synchronizing ({n+})
+	inID    bool // the literal or NIL belongs to an ID parameter list
+	idOpen  bool // just after the "(" of an ID list
+	idN     int  // strings and NILs seen in the ID list
+	idEnd   int  // end of the raw ID argument; its start is mark
+	idMark  int  // start of the raw ID argument
 	scratch []byte
 }
 

@@ -7,28 +7,28 @@ import "bytes"
 type imapState uint8
 
 const (
-	imapStTag        imapState = iota // reading the tag
-	imapStBeforeCmd                   // spaces after the tag
-	imapStName                        // reading the command name
-	imapStBeforeArg                   // spaces before an argument
-	imapStAtom                        // inside an atom
-	imapStQuoted                      // inside a quoted string
-	imapStQuotedEsc                   // after a backslash in a quoted string
-	imapStAfterArg                    // after a quoted string or literal: SP or end of line
-	imapStLitLen                      // digits of {n}
-	imapStLitPlus                     // after the "+" of {n+}: expect "}"
-	imapStLitCR                       // after "}": expect CRLF or LF
-	imapStLitLF                       // after "}" CR: expect LF
-	imapStLitData                     // literal bytes
-	imapStAlmostDone                  // after CR: expect LF
-	imapStIDStart                     // spaces before the ID argument
-	imapStIDItem                      // in the ID list, expect a string, NIL or ")"
-	imapStIDQuoted                    // quoted string in the ID list
-	imapStIDQuotedEsc                 // after a backslash there
-	imapStIDAfter                     // after an ID list item: SP or ")"
-	imapStIDNil                       // reading NIL (top level or as an ID value)
-	imapStIDEnd                       // after the ID argument: spaces, then end of line
-	imapStSkip                        // invalid command: skip to LF
+	imapStTag         imapState = iota // reading the tag
+	imapStBeforeCmd                    // spaces after the tag
+	imapStName                         // reading the command name
+	imapStBeforeArg                    // spaces before an argument
+	imapStAtom                         // inside an atom
+	imapStQuoted                       // inside a quoted string
+	imapStQuotedEsc                    // after a backslash in a quoted string
+	imapStAfterArg                     // after a quoted string or literal: SP or end of line
+	imapStLitLen                       // digits of {n}
+	imapStLitPlus                      // after the "+" of {n+}: expect "}"
+	imapStLitCR                        // after "}": expect CRLF or LF
+	imapStLitLF                        // after "}" CR: expect LF
+	imapStLitData                      // literal bytes
+	imapStAlmostDone                   // after CR: expect LF
+	imapStIDStart                      // spaces before the ID argument
+	imapStIDItem                       // in the ID list, expect a string, NIL or ")"
+	imapStIDQuoted                     // quoted string in the ID list
+	imapStIDQuotedEsc                  // after a backslash there
+	imapStIDAfter                      // after an ID list item: SP or ")"
+	imapStIDNil                        // reading NIL (top level or as an ID value)
+	imapStIDEnd                        // after the ID argument: spaces, then end of line
+	imapStSkip                         // invalid command: skip to LF
 )
 
 // Parse parses the command at the start of buf; see IMAPParser. It returns:
