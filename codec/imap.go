@@ -64,12 +64,12 @@ type IMAPParser struct {
 	nargs   int
 	args    [IMAPMaxArgs]imapSpan
 	esc     bool // current quoted argument had an escape and lives in scratch
-	litLen  int  // literal length being read, then bytes of literal data left
+	litLen  int  // literal length being read, then bytes of literal data left; index into "nil" while reading NIL
 	litNS   bool // literal is non-synchronizing ({n+})
 	inID    bool // the literal or NIL belongs to an ID parameter list
 	idOpen  bool // just after the "(" of an ID list
 	idN     int  // strings and NILs seen in the ID list
-	idEnd   int  // end of the raw ID argument; its start is mark
+	idEnd   int  // end of the raw ID argument
 	idMark  int  // start of the raw ID argument
 	scratch []byte
 }
