@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# scripts/test.sh: mailproxy's test command (the one the README names).
+#
+#   bash scripts/test.sh
+#
+# On Debian 12, as root, it first installs what the end-to-end tests drive
+# (Dovecot, nginx + its mail module, Postfix, swaks, curl, HAProxy,
+# promtool, openssl, python3) when something is missing, and stops the
+# system services those packages start: the tests run their own private
+# instances on high loopback ports. Then: go vet, go build, go test
+# (unit and e2e; the e2e package builds ./cmd/mailproxy itself).
+# Prints one summary line and exits non-zero on any failure.
+#
+# Environment: TEST_TIMEOUT (go test -timeout, default 8m),
+# TEST_SKIP_INSTALL=1 to never touch packages.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+# shellcheck source=scripts/lib/install.sh
+. scripts/lib/install.sh
+
+START=$(date +%s)
+elapsed() { echo "$(($(date +%s) - START))s"; }
+say() { printf '==> %s\n' "$*"; }
+summary_fail() {
+	printf 'test.sh: FAIL: %s (%s)\n' "$*" "$(elapsed)"
+	exit 1
+}
+
+if [ "${TEST_SKIP_INSTALL:-}" != 1 ]; then
+	install_test_deps || summary_fail "installing test dependencies"
+fi
+
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	export PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null 2>&1 || summary_fail "no go toolchain on PATH (install Go 1.26 from https://go.dev/dl)"
+
+vet=FAIL build=FAIL tests=SKIPPED
+say "go vet ./..."
+go vet ./... && vet=ok
+say "go build ./..."
+go build ./... && build=ok
+if [ "$build" = ok ]; then
+	say "go test -count=1 ./..."
+	tests=FAIL
+	go test -count=1 -timeout "${TEST_TIMEOUT:-8m}" ./... && tests=ok
+fi
+
+if [ "$vet" = ok ] && [ "$build" = ok ] && [ "$tests" = ok ]; then
+	printf 'test.sh: PASS: vet ok, build ok, tests ok (%s)\n' "$(elapsed)"
+	exit 0
+fi
+summary_fail "vet $vet, build $build, tests $tests"
