@@ -110,7 +110,6 @@ var (
 		"ssl_trusted_certificate":     true,
 		"ssl_crl":                     true,
 		"ssl_conf_command":            true,
-		"auth_http_pass_client_cert":  true,
 		"listen:ssl":                  true,
 		"listen:proxy_protocol":       true,
 		"proxy_protocol":              true,
