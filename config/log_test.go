@@ -111,4 +111,3 @@ func TestLogHandlerErrors(t *testing.T) {
 		t.Fatalf("default handler: %v", err)
 	}
 }
-
