@@ -141,21 +141,15 @@ func imapCommandStep(s *session, buf []byte, limit int) (int, bool) {
 	st := s.imap
 	cmd := &st.cmd
 	res, n := st.parser.Parse(buf, limit, cmd)
-	switch res {
-	case codec.NeedMore:
-		return 0, false
-	case codec.Continue:
+	// A synchronizing literal is answered with "+ OK" (nginx does so even
+	// when the bytes are already here); the parser then resumes where it
+	// stopped, so several literals in one read are all answered.
+	for res == codec.Continue && !s.closed {
 		s.write(imapLiteralOK)
-		// The parser resumes from where it stopped; bytes already here
-		// are parsed at once.
-		res2, n2 := st.parser.Parse(buf, limit, cmd)
-		if res2 == codec.NeedMore || res2 == codec.Continue {
-			if res2 == codec.Continue {
-				s.write(imapLiteralOK)
-			}
-			return 0, false
-		}
-		res, n = res2, n2
+		res, n = st.parser.Parse(buf, limit, cmd)
+	}
+	if res == codec.NeedMore || res == codec.Continue {
+		return 0, false
 	}
 	if res == codec.Invalid {
 		s.imapInvalid(cmd)
