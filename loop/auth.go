@@ -54,6 +54,9 @@ func (s *session) submitAuth() {
 	if cfg.Protocol == config.SMTP {
 		req.ClientHost = "[UNAVAILABLE]"
 	}
+	if h := srv.ops.authRequest; h != nil {
+		h(s, req)
+	}
 	el := s.loop.el
 	started := time.Now()
 	needPass := cfg.Protocol != config.SMTP && (s.method == "apop" || s.method == "cram-md5" || s.method == "external")

@@ -93,6 +93,10 @@ func opsFor(c *config.Server) (*protoOps, error) {
 	switch c.Protocol {
 	case config.IMAP:
 		return imapOps, nil
+	case config.POP3:
+		return pop3OpsFor(c), nil
+	case config.SMTP:
+		return smtpOpsFor(c)
 	}
 	return nil, errUnsupportedProtocol(c)
 }

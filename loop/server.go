@@ -17,6 +17,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/logging"
 
+	"mailproxy/codec"
 	"mailproxy/config"
 )
 
@@ -35,6 +36,12 @@ type protoOps struct {
 	loginDone     func(s *session) // auth OK: prepare for the backend dialogue
 	saslInvalid   func(s *session) // bad SASL response: protocol error, back to commands
 	internalError []byte
+	// onTimer, if set, is offered a pre-auth timer first and reports
+	// whether it handled it (smtp_greeting_delay).
+	onTimer func(s *session) bool
+	// authRequest, if set, adds protocol fields to an auth_http request
+	// (Auth-SMTP-Helo/From/To).
+	authRequest func(s *session, r *codec.AuthRequest)
 }
 
 // serverRT is one listen socket of one server{} block at run time.

@@ -133,6 +133,9 @@ func (s *session) onTimer() {
 		s.errorf("upstream timed out while logging in")
 		s.internalError("upstream timeout")
 	default:
+		if h := s.srv.ops.onTimer; h != nil && h(s) {
+			return
+		}
 		// nginx closes silently on a pre-auth timeout: no BYE, no 421.
 		s.srv.stats.Timeout(s.phase)
 		s.info("client timed out")

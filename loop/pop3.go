@@ -1,0 +1,372 @@
+package loop
+
+import (
+	"mailproxy/codec"
+	"mailproxy/config"
+)
+
+// POP3 pre-auth (reference §3.2.1). Wire strings are nginx's, byte for
+// byte. The one deliberate difference: the command buffer is
+// pop3_client_buffer (default 4096 bytes, config.POP3ClientBuffer) instead
+// of nginx's fixed 128 bytes, so long passwords and OAuth-sized SASL
+// responses fit (nginx PR #1590).
+//
+// The POP3 part of a session needs no state beyond session.state (the
+// sub-state below) and the shared credential fields, so it has no
+// per-session struct.
+
+var (
+	pop3Greeting       = []byte("+OK POP3 ready\r\n")
+	pop3OK             = []byte("+OK\r\n")
+	pop3Invalid        = []byte("-ERR invalid command\r\n")
+	pop3InternalError  = []byte("-ERR internal server error\r\n")
+	pop3PlainPrompt    = []byte("+ \r\n")
+	pop3UserPrompt     = []byte("+ VXNlcm5hbWU6\r\n")
+	pop3PassPrompt     = []byte("+ UGFzc3dvcmQ6\r\n")
+	pop3Busy           = []byte("-ERR [SYS/TEMP] server busy, try again later\r\n")
+	pop3CapaHead       = "+OK Capability list follows\r\n"
+	pop3AuthListHead   = "+OK methods supported:\r\n"
+	pop3MultilineEnd   = ".\r\n"
+	pop3GreetingPrefix = "+OK POP3 ready "
+)
+
+// Pre-auth and backend sub-states (session.state). Values stay below the
+// auth.go ones (200+).
+const (
+	pop3Start uint8 = iota
+	pop3AfterUser
+	pop3AuthPlain
+	pop3AuthLoginUser
+	pop3AuthLoginPass
+	pop3AuthCramMD5
+	pop3AuthExternal
+
+	pop3BackendGreeting uint8 = 100 + iota
+	pop3BackendUserSent
+	pop3BackendPassSent
+)
+
+// pop3Conf is one POP3 server{} block's replies, built once at start-up.
+type pop3Conf struct {
+	capa     []byte // CAPA reply
+	authList []byte // AUTH (no argument) reply
+	salted   bool   // apop or cram-md5 enabled: salt in the greeting
+}
+
+// pop3Mechs lists the SASL mechanisms of a pop3_auth set in nginx's fixed
+// order. As in nginx, "plain" enables and advertises LOGIN too.
+func pop3Mechs(m config.AuthMethods) []string {
+	var out []string
+	if m&config.AuthPlain != 0 {
+		out = append(out, "PLAIN", "LOGIN")
+	}
+	if m&config.AuthCramMD5 != 0 {
+		out = append(out, "CRAM-MD5")
+	}
+	if m&config.AuthExternal != 0 {
+		out = append(out, "EXTERNAL")
+	}
+	return out
+}
+
+func newPOP3Conf(c *config.Server) *pop3Conf {
+	pc := &pop3Conf{salted: c.POP3Auth&(config.AuthAPOP|config.AuthCramMD5) != 0}
+	mechs := pop3Mechs(c.POP3Auth)
+	b := []byte(pop3CapaHead)
+	for _, cp := range c.POP3Capabilities {
+		b = append(b, cp...)
+		b = append(b, "\r\n"...)
+	}
+	// The SASL line is always there, even as a bare "SASL" (nginx).
+	b = append(b, "SASL"...)
+	for _, m := range mechs {
+		b = append(b, ' ')
+		b = append(b, m...)
+	}
+	b = append(b, "\r\n"...)
+	b = append(b, pop3MultilineEnd...)
+	pc.capa = b
+
+	b = []byte(pop3AuthListHead)
+	for _, m := range mechs {
+		b = append(b, m...)
+		b = append(b, "\r\n"...)
+	}
+	pc.authList = append(b, pop3MultilineEnd...)
+	return pc
+}
+
+func pop3OpsFor(c *config.Server) *protoOps {
+	pc := newPOP3Conf(c)
+	return &protoOps{
+		name:          "pop3",
+		greeting:      pc.greet,
+		clientData:    pc.clientData,
+		backendData:   pop3BackendData,
+		authFailed:    pop3AuthFailed,
+		tempFail:      pop3TempFail,
+		loginDone:     pop3LoginDone,
+		saslInvalid:   pop3SASLInvalid,
+		internalError: pop3InternalError,
+	}
+}
+
+func (pc *pop3Conf) greet(s *session) []byte {
+	s.state = pop3Start
+	if !pc.salted {
+		return pop3Greeting
+	}
+	s.ensureSalt()
+	g := make([]byte, 0, len(pop3GreetingPrefix)+len(s.salt)+2)
+	g = append(g, pop3GreetingPrefix...)
+	g = append(g, s.salt...)
+	return append(g, "\r\n"...)
+}
+
+// clientData parses and answers what the client sent before auth, one
+// command at a time, until the buffer holds no complete line or auth
+// starts (what follows then waits in gnet's buffer for the backend).
+func (pc *pop3Conf) clientData(s *session) {
+	c := s.client
+	limit := s.cfg().POP3ClientBuffer
+	for s.phase == PhasePreAuth && !s.closed && c != nil {
+		buf, _ := c.Peek(-1)
+		if len(buf) == 0 {
+			return
+		}
+		var n int
+		var more bool
+		if s.state == pop3Start || s.state == pop3AfterUser {
+			n, more = pc.commandStep(s, buf, limit)
+		} else {
+			n, more = pop3SASLStep(s, buf, limit)
+		}
+		if n > 0 && !s.closed {
+			_, _ = c.Discard(n)
+		}
+		if !more {
+			return
+		}
+	}
+}
+
+// commandStep handles the command at the start of buf; it returns the
+// bytes to discard and whether to keep parsing.
+func (pc *pop3Conf) commandStep(s *session, buf []byte, limit int) (int, bool) {
+	var cmd codec.POP3Command
+	res, n := codec.ParsePOP3(buf, limit, &cmd)
+	switch res {
+	case codec.NeedMore:
+		return 0, false
+	case codec.Invalid:
+		s.pop3ParseError(codec.CommandTooLong(buf, n, limit))
+		return n, !s.closed
+	}
+	s.armTimeout()
+	if s.state == pop3AfterUser {
+		// After USER only PASS, CAPA, NOOP and QUIT; anything else is
+		// refused and forgets the USER (nginx, verified).
+		switch cmd.Cmd {
+		case codec.POP3Pass:
+			if cmd.NArgs != 1 {
+				s.pop3Refuse()
+				return n, true
+			}
+			s.pass = append(s.pass[:0], cmd.Rest...)
+			s.startAuth("plain")
+			return n, false
+		case codec.POP3Capa:
+			s.write(pc.capa)
+		case codec.POP3Noop:
+			s.write(pop3OK)
+		case codec.POP3Quit:
+			s.write(pop3OK)
+			s.close("quit")
+			return n, false
+		default:
+			s.pop3Refuse()
+		}
+		return n, !s.closed
+	}
+	switch cmd.Cmd {
+	case codec.POP3User:
+		if cmd.NArgs != 1 {
+			s.pop3Refuse()
+			break
+		}
+		s.login = append(s.login[:0], cmd.Rest...)
+		s.state = pop3AfterUser
+		s.write(pop3OK)
+	case codec.POP3Apop:
+		if s.cfg().POP3Auth&config.AuthAPOP == 0 || cmd.NArgs != 2 {
+			s.pop3Refuse()
+			break
+		}
+		s.login = append(s.login[:0], cmd.Args[0]...)
+		s.pass = append(s.pass[:0], cmd.Args[1]...)
+		s.startAuth("apop")
+		return n, false
+	case codec.POP3Auth:
+		if cmd.NArgs == 0 {
+			s.write(pc.authList)
+			break
+		}
+		return n, s.pop3Auth(&cmd)
+	case codec.POP3Capa:
+		s.write(pc.capa)
+	case codec.POP3Noop:
+		s.write(pop3OK)
+	case codec.POP3Quit:
+		s.write(pop3OK)
+		s.close("quit")
+		return n, false
+	default:
+		// PASS without USER, and STLS: TLS is not built, as starttls off.
+		s.pop3Refuse()
+	}
+	return n, !s.closed
+}
+
+// pop3Refuse answers a command that parsed but is not valid here. Like
+// nginx, it does not count towards max_errors.
+func (s *session) pop3Refuse() {
+	s.state = pop3Start
+	s.write(pop3Invalid)
+}
+
+// pop3ParseError answers a line the parser rejected, counting it for
+// max_errors; a line longer than the buffer closes the session.
+func (s *session) pop3ParseError(tooLong bool) {
+	s.state = pop3Start
+	s.errors++
+	s.srv.stats.InvalidCommand(s.loop.idx)
+	s.write(pop3Invalid)
+	if tooLong {
+		s.info("client sent too long command")
+		s.close("too long command")
+		return
+	}
+	if s.errors >= s.cfg().MaxErrors {
+		s.srv.stats.MaxErrorsClose()
+		s.info("client sent too many invalid commands")
+		s.close("max_errors")
+	}
+}
+
+// pop3Auth starts a SASL exchange (AUTH <mech> [initial-response]).
+// Returns whether to keep parsing.
+func (s *session) pop3Auth(cmd *codec.POP3Command) bool {
+	if cmd.NArgs > 2 {
+		s.pop3Refuse()
+		return true
+	}
+	var ir []byte
+	hasIR := cmd.NArgs == 2
+	if hasIR {
+		ir = cmd.Args[1]
+	}
+	enabled := s.cfg().POP3Auth
+	switch codec.ParseSASLMech(cmd.Args[0]) {
+	case codec.SASLPlain:
+		if !hasIR {
+			s.write(pop3PlainPrompt)
+			s.state = pop3AuthPlain
+			return true
+		}
+		return s.saslPlain(ir)
+	case codec.SASLLogin:
+		if !hasIR {
+			s.write(pop3UserPrompt)
+			s.state = pop3AuthLoginUser
+			return true
+		}
+		if s.saslLoginUser(ir) {
+			s.write(pop3PassPrompt)
+			s.state = pop3AuthLoginPass
+		}
+		return !s.closed
+	case codec.SASLCramMD5:
+		if enabled&config.AuthCramMD5 == 0 || hasIR {
+			break
+		}
+		s.writeChallenge("+ ")
+		s.state = pop3AuthCramMD5
+		return true
+	case codec.SASLExternal:
+		if enabled&config.AuthExternal == 0 {
+			break
+		}
+		if !hasIR {
+			s.write(pop3UserPrompt)
+			s.state = pop3AuthExternal
+			return true
+		}
+		return s.saslExternal(ir)
+	}
+	s.pop3Refuse()
+	return true
+}
+
+// writeChallenge sends "<prefix><base64(salt)>\r\n", the CRAM-MD5
+// challenge of POP3 ("+ ") and SMTP ("334 ").
+func (s *session) writeChallenge(prefix string) {
+	s.ensureSalt()
+	b := append(s.loop.wbuf[:0], prefix...)
+	b = codec.AppendBase64(b, s.salt)
+	b = append(b, "\r\n"...)
+	s.loop.wbuf = b
+	s.write(b)
+}
+
+// pop3SASLStep reads one SASL response line.
+func pop3SASLStep(s *session, buf []byte, limit int) (int, bool) {
+	line, n, res := codec.ReadLine(buf, limit)
+	switch res {
+	case codec.NeedMore:
+		return 0, false
+	case codec.Invalid:
+		s.write(pop3Invalid)
+		s.info("client sent too long command")
+		s.close("too long command")
+		return n, false
+	}
+	s.armTimeout()
+	state := s.state
+	s.state = pop3Start
+	switch state {
+	case pop3AuthPlain:
+		return n, s.saslPlain(line)
+	case pop3AuthLoginUser:
+		if s.saslLoginUser(line) {
+			s.write(pop3PassPrompt)
+			s.state = pop3AuthLoginPass
+		}
+		return n, !s.closed
+	case pop3AuthLoginPass:
+		return n, s.saslLoginPass(line)
+	case pop3AuthCramMD5:
+		return n, s.saslCramMD5(line)
+	case pop3AuthExternal:
+		return n, s.saslExternal(line)
+	}
+	return n, true
+}
+
+func pop3SASLInvalid(s *session) {
+	s.state = pop3Start
+	s.write(pop3Invalid)
+}
+
+func pop3AuthFailed(s *session) {
+	s.state = pop3Start
+	b := append(s.loop.wbuf[:0], "-ERR "...)
+	b = append(b, s.failText...)
+	b = append(b, "\r\n"...)
+	s.loop.wbuf = b
+	s.write(b)
+}
+
+func pop3TempFail(s *session) {
+	s.state = pop3Start
+	s.write(pop3Busy)
+}

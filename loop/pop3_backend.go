@@ -1,0 +1,65 @@
+package loop
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// POP3 backend login (reference §3.2.2): expect "+OK" greeting, send
+// "USER <login>", expect "+OK", send "PASS <password>", expect "+OK",
+// relay that last line to the client as the answer to its own auth
+// command, then relay. The backend always gets USER/PASS, whatever the
+// client used, so APOP/CRAM-MD5/EXTERNAL need Auth-Pass (checked in
+// auth.go). Neither APOP, AUTH nor XCLIENT is used towards the backend.
+
+var pop3BackendOK = []byte("+OK")
+
+func pop3LoginDone(s *session) {
+	s.state = pop3BackendGreeting
+	s.reply = s.reply[:0]
+}
+
+func pop3BackendData(s *session) {
+	for s.phase == PhaseBackendLogin && !s.closed && s.backend != nil {
+		line := s.backendLine()
+		if line == nil {
+			return
+		}
+		if !bytes.HasPrefix(line, pop3BackendOK) {
+			s.backendFail(line)
+			return
+		}
+		n := len(line)
+		switch s.state {
+		case pop3BackendGreeting:
+			_, _ = s.backend.Discard(n)
+			s.pop3BackendSend("USER ", s.backendLogin)
+			s.state = pop3BackendUserSent
+		case pop3BackendUserSent:
+			_, _ = s.backend.Discard(n)
+			s.pop3BackendSend("PASS ", s.backendPass)
+			s.state = pop3BackendPassSent
+		case pop3BackendPassSent:
+			s.write(line)
+			_, _ = s.backend.Discard(n)
+			if s.closed {
+				return
+			}
+			s.startRelay()
+			return
+		default:
+			panic("BUG: pop3 backend login in sub-state " + strconv.Itoa(int(s.state)))
+		}
+	}
+}
+
+// pop3BackendSend writes "<verb><arg>\r\n" to the backend and wipes the
+// scratch copy (it may hold the password).
+func (s *session) pop3BackendSend(verb string, arg []byte) {
+	b := append(s.loop.wbuf[:0], verb...)
+	b = append(b, arg...)
+	b = append(b, "\r\n"...)
+	s.loop.wbuf = b
+	_, _ = s.backend.Write(b)
+	wipe(b)
+}
