@@ -65,7 +65,7 @@ func TestValues(t *testing.T) {
 		server_name mx.example; timeout 5m; max_errors 3; auth_http_timeout 500ms;
 		proxy on; proxy_buffer 16k; proxy_pass_error_message on; proxy_smtp_auth on;
 		proxy_timeout 1h30m; xclient off; proxy_protocol off;
-		imap_auth login cram-md5; imap_auth external; imap_client_buffer 1m;
+		imap_auth login CRAM-MD5; imap_auth external; imap_client_buffer 1m;
 		pop3_auth apop; pop3_client_buffer 8k; smtp_auth none; smtp_capabilities "SIZE 10485760" 8BITMIME;
 		smtp_client_buffer 2k; smtp_greeting_delay 2s; auth_http_header X-Secret s3cr3t;
 		auth_http_pass_client_cert on; resolver off; error_log stderr info; starttls off;`)

@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Slot-style directives of mail{}/server{}, each the analogue of one of
 // nginx's ngx_conf_set_*_slot functions with its error text.
@@ -109,7 +112,7 @@ func slotAuth(name string, methods map[string]AuthMethods, field func(*Server) *
 			*f = 0
 		}
 		for _, a := range d.args {
-			m, ok := methods[a]
+			m, ok := methods[strings.ToLower(a)] // bitmask slots compare case-insensitively
 			if !ok {
 				return d.nodeErr(`invalid value "%s"`, a)
 			}

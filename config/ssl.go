@@ -36,10 +36,16 @@ func setSSLProtocols(p *parser, d *node) error {
 		s.SSLProtocols = nil
 	}
 	for _, a := range d.args {
-		if !sslProtocolNames[a] {
+		name := ""
+		for n := range sslProtocolNames {
+			if strings.EqualFold(n, a) {
+				name = n
+			}
+		}
+		if name == "" {
 			return d.nodeErr(`invalid value "%s"`, a)
 		}
-		s.SSLProtocols = append(s.SSLProtocols, a)
+		s.SSLProtocols = append(s.SSLProtocols, name)
 	}
 	return nil
 }
