@@ -1,0 +1,276 @@
+// Command mailproxy is an IMAP/POP3/SMTP proxy configured like nginx's mail
+// module. Its command line follows nginx's: -c, -t, -T, -q, -v, -V, -h.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"mailproxy/config"
+	"mailproxy/loop"
+)
+
+const defaultConf = "/etc/mailproxy/mail.conf"
+
+// options are the parsed command-line flags.
+type options struct {
+	conf                  string
+	test, dump, quiet     bool
+	version, versionLong  bool
+	help                  bool
+	signal, prefix, globs string
+}
+
+// parseArgs reads nginx-style options: single letters that may be grouped
+// ("-tq"), with -c/-s/-p/-g/-e taking the rest of the word or the next one.
+func parseArgs(args []string) (options, error) {
+	o := options{conf: defaultConf}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if len(a) < 2 || a[0] != '-' {
+			return o, fmt.Errorf("invalid option: %q", a)
+		}
+		for j := 1; j < len(a); j++ {
+			c := a[j]
+			switch c {
+			case '?', 'h':
+				o.help = true
+			case 'v':
+				o.version = true
+			case 'V':
+				o.version, o.versionLong = true, true
+			case 't':
+				o.test = true
+			case 'T':
+				o.test, o.dump = true, true
+			case 'q':
+				o.quiet = true
+			case 'c', 's', 'p', 'g', 'e':
+				val := a[j+1:]
+				if val == "" {
+					if i+1 >= len(args) {
+						return o, fmt.Errorf("option \"-%c\" requires %s", c, map[byte]string{'c': "file name", 's': "parameter", 'p': "directory name", 'g': "parameter", 'e': "file name"}[c])
+					}
+					i++
+					val = args[i]
+				}
+				switch c {
+				case 'c':
+					o.conf = val
+				case 's':
+					o.signal = val
+				case 'p':
+					o.prefix = val
+				case 'g':
+					o.globs = val
+				case 'e':
+					// -e (startup error log) is accepted and ignored:
+					// startup messages always go to stderr.
+				}
+				j = len(a)
+			default:
+				return o, fmt.Errorf("invalid option: %q", a[j:])
+			}
+		}
+	}
+	return o, nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: mailproxy [-?hvVtTq] [-s signal] [-c filename]
+
+Options:
+  -?,-h         : this help
+  -v            : show version and exit
+  -V            : show version and build information and exit
+  -t            : test configuration and exit
+  -T            : test configuration, dump it and exit
+  -q            : suppress non-error messages during configuration testing
+  -s signal     : send signal to a master process (not supported yet)
+  -c filename   : set configuration file (default: `+defaultConf+`)
+`)
+}
+
+func printVersion(w io.Writer, long bool) {
+	fmt.Fprintf(w, "mailproxy version: mailproxy/%s\n", loop.Version)
+	if !long {
+		return
+	}
+	fmt.Fprintf(w, "built with %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision", "vcs.time", "vcs.modified", "-tags", "CGO_ENABLED":
+				fmt.Fprintf(w, "%s=%s\n", s.Key, s.Value)
+			}
+		}
+		for _, d := range bi.Deps {
+			fmt.Fprintf(w, "dep %s %s\n", d.Path, d.Version)
+		}
+	}
+	fmt.Fprintf(w, "configuration file: %s\n", defaultConf)
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run is main without os.Exit, returning the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if err != nil {
+		stderrf(stderr, "", "%v", err)
+		return 1
+	}
+	if o.help {
+		printVersion(stderr, false)
+		usage(stderr)
+		return 0
+	}
+	if o.version {
+		printVersion(stderr, o.versionLong)
+		if !o.test {
+			return 0
+		}
+	}
+	for flag, v := range map[string]string{"s": o.signal, "p": o.prefix, "g": o.globs} {
+		if v != "" {
+			stderrf(stderr, "", `the "-%s" option is not supported yet`, flag)
+			return 1
+		}
+	}
+	conf := o.conf
+	if abs, err := filepath.Abs(conf); err == nil {
+		conf = abs
+	}
+	if o.test {
+		return testConfig(conf, o, stdout, stderr)
+	}
+	return serve(conf, stderr)
+}
+
+// testConfig is -t / -T with nginx's messages and exit codes.
+func testConfig(conf string, o options, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(conf)
+	if err != nil {
+		stderrf(stderr, "emerg", "%v", err)
+		stderrf(stderr, "", "configuration file %s test failed", conf)
+		return 1
+	}
+	printNotices(stderr, cfg.Notices, o.quiet)
+	if !o.quiet {
+		stderrf(stderr, "", "the configuration file %s syntax is ok", conf)
+		stderrf(stderr, "", "configuration file %s test is successful", conf)
+	}
+	if o.dump {
+		if err := config.Dump(conf, stdout); err != nil {
+			stderrf(stderr, "emerg", "%v", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// serve loads the config and runs the proxy until it is stopped.
+//
+// Privileges: the "user" directive is applied with config.DropPrivileges.
+// Listeners are bound inside loop.Run, and mail ports (25, 110, 143, ...)
+// are below 1024, so dropping before Run would make binding fail. Until
+// loop.Run calls cfg.DropPrivileges after binding (TODO in loop), serve
+// drops before Run only when no TCP listener needs a privileged port, and
+// otherwise keeps running as root with a warning.
+func serve(conf string, stderr io.Writer) int {
+	cfg, err := config.Load(conf)
+	if err != nil {
+		stderrf(stderr, "emerg", "%v", err)
+		return 1
+	}
+	log, lh, err := newLogger(cfg)
+	if err != nil {
+		stderrf(stderr, "emerg", "%v", err)
+		return 1
+	}
+	defer lh.Close()
+	logNotices(log, cfg.Notices)
+
+	if n := cfg.WorkerRlimitNofile; n > 0 {
+		lim := syscall.Rlimit{Cur: uint64(n), Max: uint64(n)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			log.Warn(fmt.Sprintf("setrlimit(RLIMIT_NOFILE, %d) failed %s, ignored", n, errnoText(err)))
+		}
+	}
+	if cfg.Pid != "" {
+		if err := os.WriteFile(cfg.Pid, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			msg := fmt.Sprintf(`open() "%s" failed %s`, cfg.Pid, errnoText(err))
+			stderrf(stderr, "emerg", "%s", msg)
+			log.Log(context.Background(), config.LevelEmerg, msg)
+			return 1
+		}
+		defer os.Remove(cfg.Pid)
+	}
+	if cfg.User != "" {
+		if needsPrivilegedPort(cfg) {
+			log.Warn(`the "user" directive is not applied: listeners on ports below 1024 are bound after startup and need root`)
+		} else if err := cfg.DropPrivileges(); err != nil {
+			stderrf(stderr, "emerg", "%v", err)
+			return 1
+		}
+	}
+	if err := loop.Run(cfg, log); err != nil {
+		stderrf(stderr, "emerg", "%v", err)
+		log.Log(context.Background(), config.LevelEmerg, err.Error())
+		return 1
+	}
+	return 0
+}
+
+// needsPrivilegedPort reports whether a TCP listener uses a port below 1024.
+func needsPrivilegedPort(cfg *config.Config) bool {
+	if cfg.Mail == nil {
+		return false
+	}
+	for _, s := range cfg.Mail.Servers {
+		for _, l := range s.Listens {
+			if l.Network != "tcp" {
+				continue
+			}
+			_, port, err := splitPort(l.Addr)
+			if err == nil && port < 1024 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func splitPort(addr string) (string, int, error) {
+	i := len(addr) - 1
+	for i >= 0 && addr[i] != ':' {
+		i--
+	}
+	if i < 0 {
+		return "", 0, fmt.Errorf("no port")
+	}
+	p, err := strconv.Atoi(addr[i+1:])
+	return addr[:i], p, err
+}
+
+// errnoText renders "(13: Permission denied)" like nginx.
+func errnoText(err error) string {
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		msg := en.Error()
+		if msg != "" {
+			msg = strings.ToUpper(msg[:1]) + msg[1:]
+		}
+		return fmt.Sprintf("(%d: %s)", int(en), msg)
+	}
+	return "(" + err.Error() + ")"
+}
