@@ -52,8 +52,9 @@ type SMTPCommand struct {
 //
 // Arguments are split at runs of SP only, as nginx does: "MAIL FROM: <a>"
 // has the two arguments "FROM:" and "<a>", "MAIL FROM:<a>" has one. Tabs
-// are argument bytes ("EHLO x\ty" is EHLO with one argument) and a tab or
-// leading space before the verb makes the line invalid (verified).
+// are argument bytes ("EHLO x\ty" is EHLO with one argument), while a
+// leading space or a tab right after the verb makes the line invalid
+// (verified on nginx 1.22).
 func ParseSMTP(buf []byte, limit int, cmd *SMTPCommand) (res Result, consumed int) {
 	*cmd = SMTPCommand{}
 	body, n, res := pop3Line(buf, limit)
