@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestServePidFile starts the binary on a loopback port, waits for the
+// engine's "listening" log line, checks the pid file and the IMAP greeting,
+// then stops it with TERM and checks the pid file is gone.
+func TestServePidFile(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	pid := filepath.Join(dir, "mailproxy.pid")
+	conf := writeConf(t, "pid "+pid+";\nerror_log stderr info;\nworker_processes 1;\n"+
+		"mail {\n auth_http 127.0.0.1:9/auth;\n server { listen "+addr+"; protocol imap; }\n}\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, "-c", conf)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	var seen []string
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+		if strings.Contains(sc.Text(), "listening") {
+			break
+		}
+	}
+	drained := make(chan struct{})
+	go func() { // keep the pipe drained; ends at EOF when the process exits
+		for sc.Scan() {
+		}
+		close(drained)
+	}()
+	data, err := os.ReadFile(pid)
+	if err != nil {
+		t.Fatalf("pid file: %v (log: %q)", err, seen)
+	}
+	if strings.TrimSpace(string(data)) != strconv.Itoa(cmd.Process.Pid) {
+		t.Fatalf("pid file holds %q, process is %d", data, cmd.Process.Pid)
+	}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	greet, err := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if err != nil || !strings.HasPrefix(greet, "* OK") {
+		t.Fatalf("greeting %q, %v", greet, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-drained // all reads done before Wait, as os/exec requires
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after TERM: %v", err)
+	}
+	if _, err := os.Stat(pid); !os.IsNotExist(err) {
+		t.Fatalf("pid file left behind: %v", err)
+	}
+}
