@@ -29,7 +29,7 @@ type authTestServer struct {
 	wg     sync.WaitGroup
 }
 
-func authStartServer(t *testing.T, network, addr string, reply func(n int) (string, bool)) *authTestServer {
+func authStartServer(t testing.TB, network, addr string, reply func(n int) (string, bool)) *authTestServer {
 	t.Helper()
 	ln, err := net.Listen(network, addr)
 	if err != nil {
