@@ -319,3 +319,24 @@ func TestSetSupported(t *testing.T) {
 		t.Fatalf("ssl_certificate: %v", s.SSLCertificates)
 	}
 }
+
+func TestUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		c := testOK(t, "user nobody;")
+		if c.User != "" || len(c.Notices) != 1 || c.Notices[0].Level != "warn" ||
+			!strings.HasPrefix(c.Notices[0].Msg, `the "user" directive makes sense only if the master process runs with super-user privileges, ignored in `) {
+			t.Fatalf("non-root user: %q %+v", c.User, c.Notices)
+		}
+		return
+	}
+	// as root the names are checked at load time, the group defaulting to
+	// the user's name (nginx: getgrnam("nobody") failed on Debian).
+	_, err, path := testParse(t, "user nosuchuser-x;", nil)
+	wantErr(t, err, path, `getpwnam("nosuchuser-x") failed in FILE:1`)
+	_, err, path = testParse(t, "user root nosuchgroup-x;", nil)
+	wantErr(t, err, path, `getgrnam("nosuchgroup-x") failed in FILE:1`)
+	c := testOK(t, "user root root;")
+	if c.User != "root" || c.Group != "root" {
+		t.Fatalf("root user: %q %q", c.User, c.Group)
+	}
+}
