@@ -88,7 +88,7 @@ func setAuthHTTP(p *parser, d *node) error {
 		// written for dialing but fail now if it does not resolve.
 		h, _, _ := net.SplitHostPort(u.addr)
 		if net.ParseIP(h) == nil {
-			if addrs, err := p.lookupHost(h); err != nil || len(addrs) == 0 {
+			if addrs, err := p.lookup(h); err != nil || len(addrs) == 0 {
 				return d.nodeErr(`host not found in auth_http "%s"`, strings.TrimPrefix(raw, "http://"))
 			}
 		}

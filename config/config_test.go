@@ -340,3 +340,18 @@ func TestUser(t *testing.T) {
 		t.Fatalf("root user: %q %q", c.User, c.Group)
 	}
 }
+
+func TestNoticesNotRepeatedByInheritance(t *testing.T) {
+	SetSupported("set_real_ip_from", true)
+	defer SetSupported("set_real_ip_from", false)
+	c := testOK(t, "mail { auth_http 127.0.0.1:9; set_real_ip_from 1.2.3.4/8; set_real_ip_from unix:;"+
+		" server { listen 127.0.0.1:1143; protocol imap; } server { listen 127.0.0.1:1110; protocol pop3; } }")
+	if len(c.Notices) != 1 || !strings.HasPrefix(c.Notices[0].Msg, "low address bits of 1.2.3.4/8 are meaningless in ") {
+		t.Fatalf("notices: %+v", c.Notices)
+	}
+	for _, s := range c.Mail.Servers {
+		if !reflect.DeepEqual(s.SetRealIPFrom, []string{"1.0.0.0/8", "unix:"}) {
+			t.Fatalf("set_real_ip_from: %v", s.SetRealIPFrom)
+		}
+	}
+}

@@ -93,7 +93,7 @@ func listenParse(raw string, lookup func(string) ([]string, error)) (addrs []str
 func setListen(p *parser, d *node) error {
 	st := p.cur()
 	raw := d.args[0]
-	addrs, port, network, msg := listenParse(raw, p.lookupHost)
+	addrs, port, network, msg := listenParse(raw, p.lookup)
 	if msg != "" {
 		return d.nodeErr(`%s in "%s" of the "listen" directive`, msg, raw)
 	}

@@ -140,8 +140,8 @@ func (p *parser) inherit(st *srvState) error {
 		own[k] = true
 	}
 	saveCtx, saveSrv := p.ctx, p.srv
-	defer func() { p.ctx, p.srv = saveCtx, saveSrv }()
-	p.ctx, p.srv = ctxServer, st
+	defer func() { p.ctx, p.srv, p.inheriting = saveCtx, saveSrv, false }()
+	p.ctx, p.srv, p.inheriting = ctxServer, st, true
 	sslFile, sslLine := st.sslFile, st.sslLine
 	for _, d := range p.mail.nodes {
 		if own[d.name] {

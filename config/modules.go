@@ -79,7 +79,7 @@ func setRealIPFrom(p *parser, d *node) error {
 		s.SetRealIPFrom = append(s.SetRealIPFrom, netip.PrefixFrom(a, a.BitLen()).String())
 		return nil
 	}
-	addrs, err := p.lookupHost(v)
+	addrs, err := p.lookup(v)
 	if err != nil || len(addrs) == 0 {
 		return d.nodeErr(`host not found in set_real_ip_from "%s"`, v)
 	}

@@ -53,6 +53,8 @@ type parser struct {
 	listens map[string]bool
 
 	lookupHost func(string) ([]string, error)
+	resolved   map[string][]string // lookup cache: a name is resolved once per load
+	inheriting bool                // re-applying mail-level nodes: no duplicate notices
 }
 
 func newParser(path string) *parser {
@@ -64,6 +66,22 @@ func newParser(path string) *parser {
 		listens:    map[string]bool{},
 		lookupHost: lookupHost,
 	}
+}
+
+// lookup resolves a host name once per load.
+func (p *parser) lookup(host string) ([]string, error) {
+	if a, ok := p.resolved[host]; ok {
+		return a, nil
+	}
+	a, err := p.lookupHost(host)
+	if err != nil {
+		return nil, err
+	}
+	if p.resolved == nil {
+		p.resolved = map[string][]string{}
+	}
+	p.resolved[host] = a
+	return a, nil
 }
 
 // lookupHost resolves names at load time (auth_http, listen, set_real_ip_from);
@@ -180,6 +198,9 @@ func (p *parser) block(d *node, ctx ctxMask) error {
 
 // notice records a non-fatal message with nginx's location suffix.
 func (p *parser) notice(level string, d *node, format string, a ...any) {
+	if p.inheriting {
+		return
+	}
 	p.cfg.Notices = append(p.cfg.Notices, Notice{Level: level, Msg: fmt.Sprintf(format, a...) + d.where()})
 }
 
