@@ -28,9 +28,9 @@ import (
 // connection per call, as with nginx.
 //
 // The answer is judged by nginx's rules, on the raw bytes the server sent
-// (codec.ParseAuthResponse: strict header names, 1024-byte cap). fasthttp
-// parses the response first, so one thing nginx tolerates is refused here:
-// a response without an HTTP status line.
+// (codec.ParseAuthResponse: optional status line, strict header names,
+// 1024-byte cap), not by fasthttp's: authConn records what was read, and
+// lends fasthttp a status line when the server sent none.
 type AuthClient struct {
 	addr string // "host:port" or "unix:/path", also the peer name in errors
 	host string
@@ -67,6 +67,9 @@ var (
 func NewAuthClient(addr, host, uri string, maxConns int) *AuthClient {
 	if uri == "" {
 		uri = "/"
+	}
+	if host == "" {
+		host = "localhost" // as nginx for unix:; fasthttp needs one
 	}
 	c := &AuthClient{addr: addr, host: host, uri: uri}
 	c.hc = &fasthttp.HostClient{
