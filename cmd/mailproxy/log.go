@@ -54,3 +54,13 @@ func printNotices(w io.Writer, ns []config.Notice, quiet bool) {
 		stderrf(w, n.Level, "%s", n.Msg)
 	}
 }
+
+// logsToStderr reports whether a main error_log target is stderr.
+func logsToStderr(cfg *config.Config) bool {
+	for _, t := range cfg.ErrorLogs {
+		if t.Path == "stderr" {
+			return true
+		}
+	}
+	return false
+}

@@ -199,6 +199,10 @@ func serve(conf string, stderr io.Writer) int {
 	}
 	defer lh.Close()
 	logNotices(log, cfg.Notices)
+	if !logsToStderr(cfg) {
+		// nginx shows config warnings on the terminal at startup too.
+		printNotices(stderr, cfg.Notices, true)
+	}
 
 	if n := cfg.WorkerRlimitNofile; n > 0 {
 		lim := syscall.Rlimit{Cur: uint64(n), Max: uint64(n)}
