@@ -42,7 +42,7 @@ func RunIdle(ctx context.Context, o Options) (*Report, error) {
 
 	var live counters
 	stop := startProgress(o.Progress, o.Duration, "idle "+o.Proto, &live)
-	m := startMeter(o.PIDs)
+	m := startMeter(o.PIDs, o.MockPIDs)
 	var next atomic.Int64
 	all := make([]workerStats, o.Conc)
 	held := make([][]*session, o.Conc)

@@ -73,7 +73,7 @@ func RunLogin(ctx context.Context, o Options) (*Report, error) {
 
 	var live counters
 	stop := startProgress(o.Progress, o.Duration, "login "+o.Proto, &live)
-	m := startMeter(o.PIDs)
+	m := startMeter(o.PIDs, o.MockPIDs)
 	var interval time.Duration
 	if o.Rate > 0 {
 		interval = time.Duration(float64(time.Second) / o.Rate)

@@ -21,6 +21,7 @@ type Options struct {
 	Sources    int           // spread source addresses over 127.0.0.2.. (0 = off)
 	SrcOffset  int           // start the source addresses at 127.0.0.(2+SrcOffset)
 	PIDs       []int         // roots of the process tree under test, for CPU/RSS
+	MockPIDs   []int         // mock auth and backend processes, for their CPU share
 	Progress   bool          // one-line progress on stderr when it is a terminal
 	Size       int           // relay smtp: DATA payload bytes; default 1 MiB
 	Conns      int           // idle: connections to open

@@ -27,7 +27,7 @@ func RunRelay(ctx context.Context, o Options) (*Report, error) {
 
 	var live counters
 	stop := startProgress(o.Progress, o.Duration, "relay "+o.Proto, &live)
-	m := startMeter(o.PIDs)
+	m := startMeter(o.PIDs, o.MockPIDs)
 	var issued atomic.Int64
 	var seq atomic.Int64
 	all := make([]workerStats, o.Conc)

@@ -11,23 +11,24 @@ import (
 // Report is the outcome of one run. Fields that a mode does not measure are
 // zero and left out of the JSON.
 type Report struct {
-	Mode     string            `json:"mode"`
-	Proto    string            `json:"proto"`
-	Target   string            `json:"target"`
-	Conc     int               `json:"concurrency"`
-	Rate     float64           `json:"target_rate,omitempty"` // open loop
-	Elapsed  float64           `json:"elapsed_s"`
-	OK       uint64            `json:"ok"`
-	Failed   uint64            `json:"failed"`
-	Errors   map[string]uint64 `json:"errors,omitempty"`
-	PerSec   float64           `json:"ok_per_s"`
-	Login    *Latency          `json:"login_latency,omitempty"`   // connect → login reply
-	Session  *Latency          `json:"session_latency,omitempty"` // connect → logout reply; relay: one message
-	Proxy    *ProxyCost        `json:"proxy,omitempty"`
-	Machine  float64           `json:"machine_busy_pct"`
-	GenCPUus float64           `json:"generator_cpu_us_per_op"`
-	Idle     *IdleFigures      `json:"idle,omitempty"`
-	Relay    *RelayFigures     `json:"relay,omitempty"`
+	Mode      string            `json:"mode"`
+	Proto     string            `json:"proto"`
+	Target    string            `json:"target"`
+	Conc      int               `json:"concurrency"`
+	Rate      float64           `json:"target_rate,omitempty"` // open loop
+	Elapsed   float64           `json:"elapsed_s"`
+	OK        uint64            `json:"ok"`
+	Failed    uint64            `json:"failed"`
+	Errors    map[string]uint64 `json:"errors,omitempty"`
+	PerSec    float64           `json:"ok_per_s"`
+	Login     *Latency          `json:"login_latency,omitempty"`   // connect → login reply
+	Session   *Latency          `json:"session_latency,omitempty"` // connect → logout reply; relay: one message
+	Proxy     *ProxyCost        `json:"proxy,omitempty"`
+	Machine   float64           `json:"machine_busy_pct"`
+	GenCPUus  float64           `json:"generator_cpu_us_per_op"`
+	MockCPUus float64           `json:"mocks_cpu_us_per_op,omitempty"`
+	Idle      *IdleFigures      `json:"idle,omitempty"`
+	Relay     *RelayFigures     `json:"relay,omitempty"`
 }
 
 // ProxyCost is the CPU the process tree under test spent during the run.
@@ -137,20 +138,27 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s slab %s per conn (all sockets of the run: client, proxy and backend ends)\n",
 			"kernel:", mib(id.SlabPerConn))
 	}
-	fmt.Fprintf(w, "  %-10s machine %.0f%% busy, generator %.1f µs CPU per op\n", "host:", r.Machine, r.GenCPUus)
+	fmt.Fprintf(w, "  %-10s machine %.0f%% busy, generator %.1f µs CPU per op", "host:", r.Machine, r.GenCPUus)
+	if r.MockCPUus > 0 {
+		fmt.Fprintf(w, ", mocks %.1f µs CPU per op", r.MockCPUus)
+	}
+	fmt.Fprintln(w)
 }
 
 // meter takes the CPU readings at the start and end of a run.
 type meter struct {
 	pids    []int
+	mocks   []int
+	mockCPU time.Duration
 	start   time.Time
 	tree    TreeSample
 	machine MachineCPU
 	self    time.Duration
 }
 
-func startMeter(pids []int) *meter {
-	return &meter{pids: pids, start: time.Now(), tree: SampleTree(pids, false), machine: SampleMachine(), self: selfCPU()}
+func startMeter(pids, mocks []int) *meter {
+	return &meter{pids: pids, mocks: mocks, mockCPU: SampleTree(mocks, false).CPU, start: time.Now(),
+		tree: SampleTree(pids, false), machine: SampleMachine(), self: selfCPU()}
 }
 
 // finish fills the timing and CPU fields of r; ops is the count the per-op
@@ -163,6 +171,9 @@ func (m *meter) finish(r *Report, ops uint64) {
 	r.GenCPUus = float64((selfCPU() - m.self).Microseconds()) / div
 	if r.Elapsed > 0 {
 		r.PerSec = float64(r.OK) / r.Elapsed
+	}
+	if len(m.mocks) > 0 {
+		r.MockCPUus = float64((SampleTree(m.mocks, false).CPU - m.mockCPU).Microseconds()) / div
 	}
 	if len(m.pids) > 0 {
 		t := SampleTree(m.pids, false)
