@@ -84,7 +84,7 @@ func (h *handler) openClient(c gnet.Conn, srv *serverRT) ([]byte, gnet.Action) {
 	}
 	srv.stats.Accepted()
 	srv.stats.Enter(PhasePreAuth)
-	s.info("client connected", "to", srv.listen, "addr", s.clientAddr)
+	s.info("client " + s.clientAddr + " connected to " + srv.listen)
 	s.armTimeout()
 	return srv.ops.greeting(s), gnet.None
 }

@@ -145,6 +145,14 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 		srv.ln = ln
 	}
 
+	// The "user" directive: bound to privileged ports, drop root now.
+	if err := cfg.DropPrivileges(); err != nil {
+		for _, s := range rt.servers {
+			_ = s.ln.Close()
+		}
+		return err
+	}
+
 	booted := make(chan struct{})
 	h := &handler{rt: rt, booted: booted}
 	runErr := make(chan error, 1)

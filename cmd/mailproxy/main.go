@@ -181,11 +181,8 @@ func testConfig(conf string, o options, stdout, stderr io.Writer) int {
 // serve loads the config and runs the proxy until it is stopped.
 //
 // Privileges: the "user" directive is applied with config.DropPrivileges.
-// Listeners are bound inside loop.Run, and mail ports (25, 110, 143, ...)
-// are below 1024, so dropping before Run would make binding fail. Until
-// loop.Run calls cfg.DropPrivileges after binding (TODO in loop), serve
-// drops before Run only when no TCP listener needs a privileged port, and
-// otherwise keeps running as root with a warning.
+// loop.Run calls it right after binding the listeners, since mail ports
+// (25, 110, 143, ...) are below 1024 and need root to bind.
 func serve(conf string, stderr io.Writer) int {
 	cfg, err := config.Load(conf)
 	if err != nil {
@@ -219,14 +216,6 @@ func serve(conf string, stderr io.Writer) int {
 		}
 		defer os.Remove(cfg.Pid)
 	}
-	if cfg.User != "" {
-		if needsPrivilegedPort(cfg) {
-			log.Warn(`the "user" directive is not applied: listeners on ports below 1024 are bound after startup and need root`)
-		} else if err := cfg.DropPrivileges(); err != nil {
-			stderrf(stderr, "emerg", "%v", err)
-			return 1
-		}
-	}
 	if err := loop.Run(cfg, log); err != nil {
 		stderrf(stderr, "emerg", "%v", err)
 		log.Log(context.Background(), config.LevelEmerg, err.Error())
@@ -235,24 +224,6 @@ func serve(conf string, stderr io.Writer) int {
 	return 0
 }
 
-// needsPrivilegedPort reports whether a TCP listener uses a port below 1024.
-func needsPrivilegedPort(cfg *config.Config) bool {
-	if cfg.Mail == nil {
-		return false
-	}
-	for _, s := range cfg.Mail.Servers {
-		for _, l := range s.Listens {
-			if l.Network != "tcp" {
-				continue
-			}
-			_, port, err := splitPort(l.Addr)
-			if err == nil && port < 1024 {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 func splitPort(addr string) (string, int, error) {
 	i := len(addr) - 1
