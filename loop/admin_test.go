@@ -72,8 +72,14 @@ func TestAdminNilReady(t *testing.T) {
 func TestAdminMetricsScrape(t *testing.T) {
 	s := NewListenerStats("imap", "127.0.0.1:20143", 2)
 	defer s.Unregister()
+	// A second listener: each family must still be one contiguous block.
+	p := NewListenerStats("pop3", "[::1]:20110", 1)
+	defer p.Unregister()
 	_, base := adminStart(t, nil)
 	metricDriveTraffic(s)
+	p.Accepted()
+	p.Enter(PhasePreAuth)
+	p.Rejected("draining")
 
 	code, body, hdr := adminGet(t, "GET", base+"/metrics")
 	if code != 200 {
@@ -96,6 +102,11 @@ func TestAdminMetricsScrape(t *testing.T) {
 	f(`mailproxy_relay_bytes_total{`+l+`,direction="to_backend"}`, 150)
 	f(`mailproxy_relay_bytes_total{`+l+`,direction="to_client"}`, 7001)
 	f(`mailproxy_connections_current{`+l+`,phase="relay"}`, 1)
+	const lp = `protocol="pop3",listener="[::1]:20110"`
+	f(`mailproxy_connections_accepted_total{`+lp+`}`, 1)
+	f(`mailproxy_connections_current{`+lp+`,phase="pre_auth"}`, 1)
+	f(`mailproxy_connections_rejected_total{`+lp+`,reason="draining"}`, 1)
+	f(`mailproxy_relay_bytes_total{`+lp+`,direction="to_client"}`, 0)
 	for _, name := range []string{"go_goroutines", "process_open_fds", "process_max_fds", "process_resident_memory_bytes", "go_cpu_cores"} {
 		if _, ok := got[name]; !ok {
 			t.Errorf("%s missing from the scrape", name)
