@@ -224,7 +224,6 @@ func serve(conf string, stderr io.Writer) int {
 	return 0
 }
 
-
 func splitPort(addr string) (string, int, error) {
 	i := len(addr) - 1
 	for i >= 0 && addr[i] != ':' {
