@@ -224,18 +224,6 @@ func serve(conf string, stderr io.Writer) int {
 	return 0
 }
 
-func splitPort(addr string) (string, int, error) {
-	i := len(addr) - 1
-	for i >= 0 && addr[i] != ':' {
-		i--
-	}
-	if i < 0 {
-		return "", 0, fmt.Errorf("no port")
-	}
-	p, err := strconv.Atoi(addr[i+1:])
-	return addr[:i], p, err
-}
-
 // errnoText renders "(13: Permission denied)" like nginx.
 func errnoText(err error) string {
 	var en syscall.Errno
