@@ -17,7 +17,10 @@ import (
 var pop3SaltRe = regexp.MustCompile(`^<\d+\.\d+@mx\.test>$`)
 
 // pop3Req lists nginx's auth_http request lines for a POP3 login from
-// 127.0.0.1 (Auth-Salt normalised by checkAuthReq).
+// 127.0.0.1 (Auth-Salt normalised by checkAuthReq). Methods other than
+// plain carry Auth-Salt: the callers' sessions are salted (apop or
+// cram-md5 enabled), and nginx then sends the salt with every method but
+// plain.
 func pop3Req(method, user, pass string, attempt int) []string {
 	l := []string{
 		"GET /auth HTTP/1.0",
@@ -26,7 +29,7 @@ func pop3Req(method, user, pass string, attempt int) []string {
 		"Auth-User: " + user,
 		"Auth-Pass: " + pass,
 	}
-	if method == "apop" || method == "cram-md5" {
+	if method != "plain" {
 		l = append(l, "Auth-Salt: <SALT>")
 	}
 	return append(l, "Auth-Protocol: pop3", "Auth-Login-Attempt: "+strconv.Itoa(attempt), "Client-IP: 127.0.0.1")

@@ -108,6 +108,16 @@ func pop3OpsFor(c *config.Server) *protoOps {
 		loginDone:     pop3LoginDone,
 		saslInvalid:   pop3SASLInvalid,
 		internalError: pop3InternalError,
+		authRequest:   saltAuthRequest,
+	}
+}
+
+// saltAuthRequest sends the session's salt, once made, with every method
+// but plain, as nginx does (a session salted for APOP also sends it with
+// EXTERNAL); codec.AppendAuthHeaders decides by method.
+func saltAuthRequest(s *session, r *codec.AuthRequest) {
+	if len(s.salt) > 0 && len(r.Salt) == 0 {
+		r.Salt = append([]byte(nil), s.salt...)
 	}
 }
 

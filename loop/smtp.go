@@ -471,6 +471,7 @@ func (s *session) smtpHeloArg() []byte {
 // smtpAuthRequest adds the Auth-SMTP-* values of the none path. The
 // request goes to a worker goroutine, so it gets copies.
 func smtpAuthRequest(s *session, r *codec.AuthRequest) {
+	saltAuthRequest(s, r)
 	if s.method != "none" {
 		return
 	}
