@@ -11,6 +11,7 @@ import (
 // Report is the outcome of one run. Fields that a mode does not measure are
 // zero and left out of the JSON.
 type Report struct {
+	Label     string            `json:"label,omitempty"` // what was measured, e.g. "nginx"
 	Mode      string            `json:"mode"`
 	Proto     string            `json:"proto"`
 	Target    string            `json:"target"`

@@ -23,6 +23,7 @@ type loadFlags struct {
 	mockpids string
 	pidfile  string
 	json     bool
+	label    string
 	progress bool
 }
 
@@ -42,6 +43,7 @@ func newLoadFlags(name string, defConc int, defDur time.Duration) *loadFlags {
 	fs.StringVar(&lf.mockpids, "mockpid", "", "comma-separated pids of the mocks, to show their CPU per op")
 	fs.StringVar(&lf.pidfile, "pidfile", "", "read the proxy's root pid from this file (e.g. nginx.pid)")
 	fs.BoolVar(&lf.json, "json", false, "print the report as JSON")
+	fs.StringVar(&lf.label, "label", "", "name of the system under test, kept in the report (summary groups by it)")
 	fs.BoolVar(&lf.progress, "progress", true, "one-line progress on a terminal for runs over 3s")
 	return lf
 }
@@ -75,6 +77,7 @@ func (lf *loadFlags) parse(args []string) error {
 
 // emit prints r as a table or JSON.
 func (lf *loadFlags) emit(r *loadgen.Report) error {
+	r.Label = lf.label
 	if lf.json {
 		enc := json.NewEncoder(os.Stdout)
 		return enc.Encode(r)

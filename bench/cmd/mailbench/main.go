@@ -20,6 +20,7 @@ var subcommands = map[string]func(args []string) error{
 	"login":       runLogin,
 	"idle":        runIdle,
 	"relay":       runRelay,
+	"summary":     runSummary,
 }
 
 const usage = `usage: mailbench <subcommand> [flags]
@@ -30,6 +31,7 @@ subcommands:
   login        login loop: connect, greeting, login, one command, logout
   idle         open and hold connections, report proxy memory per connection
   relay        bulk FETCH / RETR / DATA through a proxy, MB/s
+  summary      compare -json reports of two labels (medians, ratios, targets)
 
 "mailbench <subcommand> -h" lists its flags.
 `

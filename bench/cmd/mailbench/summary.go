@@ -1,0 +1,28 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"mailproxy/bench/loadgen"
+)
+
+func runSummary(args []string) error {
+	fs := flag.NewFlagSet("summary", flag.ExitOnError)
+	base := fs.String("base", "nginx", "label of the reference system")
+	cand := fs.String("cand", "mailproxy", "label of the system compared with it")
+	fs.Parse(args)
+	if fs.NArg() != 1 {
+		return fmt.Errorf("usage: mailbench summary [-base L] [-cand L] DIR (of -json reports made with -label)")
+	}
+	rs, err := loadgen.ReadReports(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if len(rs) == 0 {
+		return fmt.Errorf("no reports in %s", fs.Arg(0))
+	}
+	loadgen.Summarize(os.Stdout, rs, *base, *cand)
+	return nil
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# bench-vs-nginx.sh: measure mailproxy and nginx's mail module in the same
+# run, interleaved, against the same mock auth_http server and mock backend,
+# and print mailproxy/nginx ratios. Loopback only; every load run is bounded
+# in time. Takes about 5 minutes on a 2-core machine with the defaults.
+#
+#   scripts/bench-vs-nginx.sh                 # everything
+#   DUR=3s REPS=1 scripts/bench-vs-nginx.sh   # quicker, noisier
+#   ONLY=login scripts/bench-vs-nginx.sh      # login | relay | idle
+#   NO_MAILPROXY=1 scripts/bench-vs-nginx.sh  # nginx figures only
+#
+# Knobs (environment): DUR (per run, default 5s), REPS (interleaved
+# repetitions, 2), LOOPS (nginx worker_processes = mailproxy event loops, 2),
+# CONCS ("50 200"), PROTOS ("imap pop3 smtp"), RELAY_C (4), SIZE (relay
+# message bytes, 1048576), IDLE_CONNS (pre-auth connections held, 19000),
+# IDLE_SESSIONS (relayed sessions held, 9000), OUT (results dir).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DUR=${DUR:-5s}
+REPS=${REPS:-2}
+LOOPS=${LOOPS:-2}
+CONCS=${CONCS:-"50 200"}
+PROTOS=${PROTOS:-"imap pop3 smtp"}
+RELAY_C=${RELAY_C:-4}
+SIZE=${SIZE:-1048576}
+IDLE_CONNS=${IDLE_CONNS:-19000}
+IDLE_SESSIONS=${IDLE_SESSIONS:-9000}
+ONLY=${ONLY:-}
+OUT=${OUT:-$(mktemp -d /tmp/bench-vs-nginx.XXXXXX)}
+mkdir -p "$OUT"
+
+AUTH=127.0.0.1:19080
+declare -A BACKEND=([imap]=127.0.0.1:19143 [pop3]=127.0.0.1:19110 [smtp]=127.0.0.1:19025)
+declare -A PORT=([imap]=143 [pop3]=110 [smtp]=025)
+declare -A BASE=([nginx]=21 [mailproxy]=22)   # nginx imap on :21143, mailproxy on :22143
+
+log() { printf '%s\n' "$*" >&2; }
+
+# --- build and install -------------------------------------------------------
+mkdir -p "$ROOT/bin"
+(cd "$ROOT" && go build -o bin/mailbench ./bench/cmd/mailbench)
+TARGETS="nginx mailproxy"
+if [ -n "${NO_MAILPROXY:-}" ]; then
+	TARGETS="nginx"
+elif ! (cd "$ROOT" && go build -o bin/mailproxy ./cmd/mailproxy) 2>"$OUT/mailproxy-build.log"; then
+	log "mailproxy does not build (see $OUT/mailproxy-build.log): measuring nginx only"
+	TARGETS="nginx"
+fi
+MB="$ROOT/bin/mailbench"
+if [ ! -e /usr/lib/nginx/modules/ngx_mail_module.so ]; then
+	log "installing nginx and libnginx-mod-mail"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y nginx libnginx-mod-mail >"$OUT/apt.log" 2>&1
+fi
+
+# --- processes ---------------------------------------------------------------
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+# wait_port HOST:PORT: poll until something accepts (bounded: 10 s).
+wait_port() {
+	local host=${1%:*} port=${1##*:} i
+	for i in $(seq 100); do
+		if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	log "nothing listens on $1"; return 1
+}
+
+"$MB" mockauth -listen $AUTH -imap ${BACKEND[imap]} -pop3 ${BACKEND[pop3]} -smtp ${BACKEND[smtp]} \
+	2>"$OUT/mockauth.log" &
+AUTH_PID=$!; PIDS+=($AUTH_PID)
+"$MB" mockbackend -imap ${BACKEND[imap]} -pop3 ${BACKEND[pop3]} -smtp ${BACKEND[smtp]} -size "$SIZE" \
+	2>"$OUT/mockbackend.log" &
+BACKEND_PID=$!; PIDS+=($BACKEND_PID)
+wait_port $AUTH; wait_port ${BACKEND[imap]}
+MOCKS="$AUTH_PID,$BACKEND_PID"
+
+# write_conf TARGET: the same nginx-syntax config for both, ports 2x143 etc.
+write_conf() {
+	local t=$1 b=${BASE[$1]} dir="$OUT/$1"
+	mkdir -p "$dir"
+	cat >"$dir/mail.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_mail_module.so;
+daemon off;
+master_process on;
+worker_processes $LOOPS;
+worker_rlimit_nofile 20000;
+pid $dir/$t.pid;
+error_log $dir/error.log;
+events { worker_connections 20000; }
+mail {
+    server_name mx.bench;
+    auth_http $AUTH/auth;
+    proxy_pass_error_message on;
+    timeout 5m;
+    imap_capabilities IMAP4rev1;
+    smtp_auth plain login;
+    xclient on;
+    server { listen 127.0.0.1:${b}143; protocol imap; }
+    server { listen 127.0.0.1:${b}110; protocol pop3; }
+    server { listen 127.0.0.1:${b}025; protocol smtp; }
+}
+CONF
+}
+
+declare -A TPID
+start_target() {
+	local t=$1 dir="$OUT/$1"
+	write_conf "$t"
+	if [ "$t" = nginx ]; then
+		nginx -p "$dir" -c "$dir/mail.conf" >"$dir/stdout.log" 2>&1 &
+	else
+		"$ROOT/bin/mailproxy" -c "$dir/mail.conf" >"$dir/stdout.log" 2>&1 &
+	fi
+	TPID[$t]=$!; PIDS+=(${TPID[$t]})
+	wait_port 127.0.0.1:${BASE[$t]}143
+}
+stop_target() {
+	local t=$1
+	kill "${TPID[$t]}" 2>/dev/null || true
+	wait "${TPID[$t]}" 2>/dev/null || true
+}
+for t in $TARGETS; do start_target "$t"; done
+
+# order REP: alternate which target goes first in each repetition.
+order() {
+	if [ $(($1 % 2)) -eq 1 ] || [ "$TARGETS" = nginx ]; then echo $TARGETS; else echo $TARGETS | tr ' ' '\n' | tac | tr '\n' ' '; fi
+}
+addr() { echo 127.0.0.1:${BASE[$1]}${PORT[$2]}; }
+
+# --- runs --------------------------------------------------------------------
+if [ -z "$ONLY" ] || [ "$ONLY" = login ]; then
+	for proto in $PROTOS; do for c in $CONCS; do for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
+		log "login $proto c=$c rep=$rep $t"
+		"$MB" login -json -label "$t" -proto "$proto" -addr "$(addr $t $proto)" -c "$c" -d "$DUR" -src 8 \
+			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/login-$proto-c$c-$t-$rep.json"
+	done; done; done; done
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = relay ]; then
+	for proto in $PROTOS; do for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
+		log "relay $proto rep=$rep $t"
+		"$MB" relay -json -label "$t" -proto "$proto" -addr "$(addr $t $proto)" -c "$RELAY_C" -d "$DUR" -size "$SIZE" \
+			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/relay-$proto-$t-$rep.json"
+	done; done; done
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = idle ]; then
+	# Fresh processes, so heap freed by earlier runs cannot absorb the
+	# growth; one target at a time, the other stopped.
+	for t in $TARGETS; do stop_target "$t"; done
+	for t in $TARGETS; do
+		start_target "$t"
+		log "idle pre-auth imap $IDLE_CONNS $t"
+		"$MB" idle -json -label "$t" -proto imap -addr "$(addr $t imap)" -conns "$IDLE_CONNS" -src 16 -hold 5s \
+			-pid "${TPID[$t]}" >"$OUT/idle-preauth-$t.json"
+		stop_target "$t"; start_target "$t"
+		log "idle relayed imap $IDLE_SESSIONS $t"
+		"$MB" idle -json -label "$t" -login -proto imap -addr "$(addr $t imap)" -conns "$IDLE_SESSIONS" -src 16 -hold 5s \
+			-pid "${TPID[$t]}" >"$OUT/idle-relayed-$t.json"
+		stop_target "$t"
+	done
+fi
+curl -s "http://$AUTH/stats" >"$OUT/mockauth-stats.json" || true
+
+# --- summary -----------------------------------------------------------------
+{
+	echo "machine: $(nproc) CPUs, $(uname -r), $(go version | cut -d' ' -f3-), $(nginx -v 2>&1 | cut -d' ' -f3-)"
+	echo "mailproxy: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown); loops/workers: $LOOPS; run: $DUR x $REPS interleaved"
+	echo "mock auth_http: $(cat "$OUT/mockauth-stats.json" 2>/dev/null)"
+	"$MB" summary -base nginx -cand mailproxy "$OUT"
+} | tee "$OUT/summary.txt"
+log "raw JSON and logs: $OUT"
