@@ -223,9 +223,12 @@ var authExtensionHeaders = map[string]bool{
 // authNormalize returns a request block the way nginx would have sent it:
 // request line forced to HTTP/1.0 (mailproxy keeps auth connections alive
 // with HTTP/1.1), allowlisted extension headers dropped, Auth-Salt values
-// replaced by <SALT> (random per session). Lines keep their CRLF.
-func authNormalize(raw string) string {
+// replaced by <SALT> (random per session) and, with maskDigest and a salt
+// present, the Auth-Pass digest computed from the salt by <DIGEST>. Lines
+// keep their CRLF.
+func authNormalize(raw string, maskDigest bool) string {
 	lines := strings.SplitAfter(raw, "\n")
+	salted := maskDigest && strings.Contains(strings.ToLower(raw), "\nauth-salt:")
 	var b strings.Builder
 	for i, l := range lines {
 		if l == "" {
@@ -243,17 +246,20 @@ func authNormalize(raw string) string {
 		if strings.EqualFold(name, "Auth-Salt") {
 			l = "Auth-Salt: <SALT>\r\n"
 		}
+		if salted && strings.EqualFold(name, "Auth-Pass") {
+			l = "Auth-Pass: <DIGEST>\r\n"
+		}
 		b.WriteString(l)
 	}
 	return b.String()
 }
 
-// checkAuthReq asserts that req is, after authNormalize, exactly want:
-// lines given without CRLF, the blank terminator line implied.
+// checkAuthReq asserts that req is, after authNormalize (digest kept),
+// exactly want: lines given without CRLF, the blank terminator implied.
 func checkAuthReq(t testing.TB, req *authReq, want ...string) {
 	t.Helper()
 	w := strings.Join(want, "\r\n") + "\r\n\r\n"
-	if got := authNormalize(req.Raw); got != w {
+	if got := authNormalize(req.Raw, false); got != w {
 		t.Fatalf("auth_http request differs from nginx's\n got: %q\nwant: %q", got, w)
 	}
 }

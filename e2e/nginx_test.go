@@ -155,9 +155,21 @@ var nginxExpectedDiffs = []parityDiff{
 	// "tagged BAD everywhere": nginx answers a bare "BAD invalid command"
 	// at the AUTHENTICATE LOGIN user name step.
 	{"bad-base64", "client",
-		"+ \na1 BAD invalid command\na2 BAD invalid command\n+ \na3 BAD invalid command\n+ VXNlcm5hbWU6\nBAD invalid command\n* BYE\na5 OK completed\n<EOF>\n",
-		[]string{"+ \na1 BAD invalid command\na2 BAD invalid command\n+ \na3 BAD invalid command\n+ VXNlcm5hbWU6\na4 BAD invalid command\n* BYE\na5 OK completed\n<EOF>\n"}},
+		"* OK IMAP4 ready\n+ \na1 BAD invalid command\na2 BAD invalid command\n+ \na3 BAD invalid command\n+ VXNlcm5hbWU6\nBAD invalid command\n* BYE\na5 OK completed\n<EOF>\n",
+		[]string{"* OK IMAP4 ready\n+ \na1 BAD invalid command\na2 BAD invalid command\n+ \na3 BAD invalid command\n+ VXNlcm5hbWU6\na4 BAD invalid command\n* BYE\na5 OK completed\n<EOF>\n"}},
+	// IMAP ID before auth: nginx counts it as an invalid command.
+	{"preauth", "client",
+		"* OK IMAP4 ready\n* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5\na1 OK completed\na2 OK completed\na3 BAD invalid command\n* BAD invalid command\na5 BAD invalid command\na6 BAD invalid command\n* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5\na7 OK completed\n* BYE\na8 OK completed\n<EOF>\n",
+		[]string{"* OK IMAP4 ready\n* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5\na1 OK completed\na2 OK completed\na3 BAD invalid command\n* BAD invalid command\n* ID NIL\na5 OK completed\na6 BAD invalid command\n* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5\na7 OK completed\n* BYE\na8 OK completed\n<EOF>\n"}},
+	// auth_http keepalive: an auth server that closes a kept-alive
+	// connection without answering gets the request once more on a new
+	// connection (an idempotent GET retry) before the internal error.
+	{"auth-close", "auth",
+		parityCloseReq,
+		[]string{parityCloseReq + parityCloseReq}},
 }
+
+const parityCloseReq = "GET /auth HTTP/1.0\r\nHost: 127.0.0.1\r\nAuth-Method: plain\r\nAuth-User: close\r\nAuth-Pass: secret\r\nAuth-Protocol: imap\r\nAuth-Login-Attempt: 1\r\nClient-IP: 127.0.0.1\r\n\r\n"
 
 // parityResult is what one proxy produced for one case, per channel.
 type parityResult struct{ client, auth, backend string }
@@ -220,7 +232,7 @@ func parityRun(t *testing.T, start func(testing.TB, string) *proc) map[string]pa
 		c.c.Close()
 		var a strings.Builder
 		for _, r := range auth.take() {
-			a.WriteString(authNormalize(r.Raw))
+			a.WriteString(authNormalize(r.Raw, true))
 		}
 		var b strings.Builder
 		for i := nbe; i < be.count(); i++ {
