@@ -245,6 +245,9 @@ func (s *session) backToPreAuth() {
 	s.pass = s.pass[:0]
 	s.armTimeout()
 	s.resumeRead(true)
+	if s.srv.rt.draining.Load() {
+		s.goodbye()
+	}
 }
 
 // processPending parses input the client pipelined while the session was

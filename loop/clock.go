@@ -21,7 +21,8 @@ type loopState struct {
 
 	timers timerHeap
 	paused []*session
-	wbuf   []byte // reply scratch; gnet copies what it cannot send at once
+	wbuf   []byte   // reply scratch; gnet copies what it cannot send at once
+	head   *session // every live session of this loop (drain walks it)
 
 	next      atomic.Int64 // unix nanos of the earliest timer, 0 = none
 	hasPaused atomic.Bool
@@ -49,6 +50,28 @@ func (ls *loopState) publishNext() {
 		return
 	}
 	ls.next.Store(ls.timers[0].when)
+}
+
+// link adds s to the loop's session list. Called on the loop.
+func (ls *loopState) link(s *session) {
+	s.next = ls.head
+	if ls.head != nil {
+		ls.head.prev = s
+	}
+	ls.head = s
+}
+
+// unlink removes s from the loop's session list. Called on the loop.
+func (ls *loopState) unlink(s *session) {
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else if ls.head == s {
+		ls.head = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	}
+	s.prev, s.next = nil, nil
 }
 
 // arm schedules s.onTimer at deadline (unix nanos). Called on the loop.

@@ -73,6 +73,7 @@ func (h *handler) openClient(c gnet.Conn, srv *serverRT) ([]byte, gnet.Action) {
 		phase:  PhasePreAuth,
 	}
 	c.SetContext(s)
+	s.loop.link(s)
 	if ra := c.RemoteAddr(); ra != nil {
 		s.clientAddr = ra.String()
 		if host, port, err := net.SplitHostPort(s.clientAddr); err == nil {

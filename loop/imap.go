@@ -24,6 +24,7 @@ var (
 	imapPassPrompt    = []byte("+ UGFzc3dvcmQ6\r\n")
 	imapIDReply       = []byte("* ID NIL\r\n")
 	imapBusy          = []byte(" NO [UNAVAILABLE] server busy, try again later\r\n")
+	imapGoodbye       = []byte("* BYE Server shutting down\r\n")
 )
 
 // imapCaps is the CAPABILITY reply, fixed at config time.
@@ -87,6 +88,7 @@ var imapOps = &protoOps{
 	loginDone:     imapLoginDone,
 	saslInvalid:   imapSASLInvalid,
 	internalError: imapInternalError,
+	goodbye:       imapGoodbye,
 }
 
 func opsFor(c *config.Server) (*protoOps, error) {

@@ -89,16 +89,20 @@ func (s *session) drainCheck() {
 	}
 }
 
-// closePreAuth closes every session of this loop that has not logged in,
-// with the protocol's goodbye. Used by drain.
+// closePreAuth says goodbye to every session of this loop that has not
+// logged in and closes it. Used by drain. Called on the loop.
 func (ls *loopState) closePreAuth() {
-	// Sessions are found through the timer heap: every session not in
-	// relay has a pre-relay timer armed.
-	for _, e := range ls.timers {
-		s := e.s
-		if s.closed || s.phase == PhaseRelay {
-			continue
+	for s := ls.head; s != nil; {
+		next := s.next
+		if !s.closed && s.phase == PhasePreAuth {
+			s.goodbye()
 		}
-		s.close("shutdown")
+		s = next
 	}
+}
+
+// goodbye sends the protocol's shutdown line and closes the session.
+func (s *session) goodbye() {
+	s.write(s.srv.ops.goodbye)
+	s.close("shutdown")
 }

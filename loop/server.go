@@ -21,6 +21,8 @@ import (
 	"mailproxy/config"
 )
 
+var errNoServers = errors.New("no mail servers are configured")
+
 // Version is reported by -v and the build_info metric.
 var Version = "0.1.0"
 
@@ -42,14 +44,17 @@ type protoOps struct {
 	// authRequest, if set, adds protocol fields to an auth_http request
 	// (Auth-SMTP-Helo/From/To).
 	authRequest func(s *session, r *codec.AuthRequest)
+	// goodbye is sent to sessions still in pre-auth when draining.
+	goodbye []byte
 }
 
-// serverRT is one listen socket of one server{} block at run time.
+// serverRT is one listen socket of one server{} block at run time. It is
+// immutable; a reload makes new ones, and sessions keep the one they
+// started with.
 type serverRT struct {
 	rt     *runtimeState
 	cfg    *config.Server
 	listen string // the listen address as configured, for logs and labels
-	ln     net.Listener
 	stats  *ListenerStats
 	ops    *protoOps
 	auth   *AuthClient
@@ -57,9 +62,20 @@ type serverRT struct {
 	caps   *imapCaps
 }
 
+// listenerRT is one bound socket and its accept goroutine. A reload that
+// keeps the address keeps the socket and swaps srv.
+type listenerRT struct {
+	key     string // network + " " + address
+	network string
+	addr    string
+	ln      net.Listener
+	srv     atomic.Pointer[serverRT]
+	done    chan struct{}
+}
+
 // runtimeState is the whole running proxy.
 type runtimeState struct {
-	cfg      *config.Config
+	cfg      atomic.Pointer[config.Config]
 	log      *slog.Logger
 	eng      gnet.Engine
 	pool     *Pool
@@ -69,87 +85,55 @@ type runtimeState struct {
 	numLoops int
 	sessions atomic.Int64
 	nextID   atomic.Uint64
-	servers  []*serverRT
 	draining atomic.Bool
 	ready    atomic.Bool
+
+	// Touched only by the goroutine running Run (start, signals).
+	listeners map[string]*listenerRT
+	auths     map[string]*AuthClient
+	stats     map[string]*ListenerStats
 }
 
 // Run starts the proxy described by cfg and blocks until it is stopped by a
-// signal (TERM/QUIT drain, INT stops at once). It returns an error when it
-// cannot start.
+// signal (TERM/QUIT drain, INT stops at once; HUP reloads, USR1 reopens
+// logs). It returns an error when it cannot start.
 func Run(cfg *config.Config, log *slog.Logger) error {
 	if cfg.Mail == nil || len(cfg.Mail.Servers) == 0 {
-		return errors.New("no mail servers are configured")
+		return errNoServers
 	}
 	n := cfg.WorkerProcesses
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	rt := &runtimeState{cfg: cfg, log: log, numLoops: n}
+	rt := &runtimeState{log: log, numLoops: n,
+		listeners: map[string]*listenerRT{},
+		auths:     map[string]*AuthClient{},
+		stats:     map[string]*ListenerStats{},
+	}
+	rt.cfg.Store(cfg)
 	workers := 64 * n
 	rt.pool = NewPool(workers, 16*workers)
 	rt.clock = newClock()
 	defer rt.clock.close()
-
-	auths := map[string]*AuthClient{}
-	for _, sc := range cfg.Mail.Servers {
-		ops, err := opsFor(sc)
-		if err != nil {
-			return err
-		}
-		key := sc.AuthHTTPAddr + "|" + sc.AuthHTTPHost + "|" + sc.AuthHTTPURI
-		ac := auths[key]
-		if ac == nil {
-			ac = NewAuthClient(sc.AuthHTTPAddr, sc.AuthHTTPHost, sc.AuthHTTPURI, 4*workers)
-			auths[key] = ac
-			AuthConnsOpened(sc.AuthHTTPAddr, ac.ConnsOpened)
-		}
-		for _, l := range sc.Listens {
-			srv := &serverRT{rt: rt, cfg: sc, listen: l.Addr, ops: ops, auth: ac, log: log}
-			srv.stats = NewListenerStats(sc.Protocol.String(), l.Addr, n)
-			if sc.Protocol == config.IMAP {
-				srv.caps = newIMAPCaps(sc)
-			}
-			rt.servers = append(rt.servers, srv)
-		}
-	}
 	defer func() {
-		for _, ac := range auths {
+		for _, ac := range rt.auths {
 			ac.Close()
 		}
 	}()
 
 	// Listeners first, so that a port in use fails start-up before any
 	// loop runs.
-	for _, srv := range rt.servers {
-		network := "tcp"
-		addr := srv.listen
-		for _, l := range srv.cfg.Listens {
-			if l.Addr == srv.listen && l.Network != "" {
-				network = l.Network
-			}
-		}
-		if network == "unix" {
-			addr = trimUnix(addr)
-			_ = os.Remove(addr)
-		}
-		ln, err := net.Listen(network, addr)
-		if err != nil {
-			for _, s := range rt.servers {
-				if s.ln != nil {
-					_ = s.ln.Close()
-				}
-			}
-			return fmt.Errorf("bind() to %s failed (%v)", srv.listen, err)
-		}
-		srv.ln = ln
+	servers, err := rt.buildServers(cfg)
+	if err != nil {
+		return err
 	}
-
+	opened, err := rt.bind(servers)
+	if err != nil {
+		return err
+	}
 	// The "user" directive: bound to privileged ports, drop root now.
 	if err := cfg.DropPrivileges(); err != nil {
-		for _, s := range rt.servers {
-			_ = s.ln.Close()
-		}
+		rt.closeListeners(opened)
 		return err
 	}
 
@@ -168,23 +152,16 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 	select {
 	case <-booted:
 	case err := <-runErr:
+		rt.closeListeners(opened)
 		return fmt.Errorf("event loops did not start: %v", err)
 	}
-
-	var acceptWG sync.WaitGroup
-	for _, srv := range rt.servers {
-		acceptWG.Add(1)
-		go func(srv *serverRT) {
-			defer acceptWG.Done()
-			rt.accept(srv)
-		}(srv)
-		log.Info("listening", "protocol", srv.cfg.Protocol.String(), "listen", srv.listen)
-	}
+	rt.startAccepting(opened)
 	SetBuildInfo(Version)
 	var admin *Admin
 	if cfg.Admin != nil && cfg.Admin.Listen != "" {
 		a, err := StartAdmin(cfg.Admin.Listen, func() bool { return rt.ready.Load() && !rt.draining.Load() })
 		if err != nil {
+			rt.closeListeners(opened)
 			return fmt.Errorf("admin listener %s: %v", cfg.Admin.Listen, err)
 		}
 		admin = a
@@ -198,32 +175,135 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 	for {
 		select {
 		case err := <-runErr:
-			// gnet's engine stopped underneath us (it does so on some
-			// accept errors): exit non-zero so a supervisor restarts us.
+			// gnet's engine stopped underneath us: exit non-zero so a
+			// supervisor restarts us.
 			return fmt.Errorf("event loops stopped: %v", err)
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
-				log.Warn("reload is not supported yet; keeping the running configuration")
+				rt.reload()
 				continue
 			case syscall.SIGUSR1:
+				rt.reopenLogs()
 				continue
 			}
 			log.Info("signal received, exiting", "signal", sig.String())
 			rt.draining.Store(true)
-			for _, srv := range rt.servers {
-				_ = srv.ln.Close()
+			all := make([]*listenerRT, 0, len(rt.listeners))
+			for _, l := range rt.listeners {
+				all = append(all, l)
 			}
-			acceptWG.Wait()
+			rt.closeListeners(all)
 			if sig != syscall.SIGINT {
-				rt.drain(cfg.ShutdownTimeout)
+				rt.drain(rt.cfg.Load().ShutdownTimeout)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = rt.eng.Stop(ctx)
 			cancel()
 			rt.pool.Close()
+			log.Info("exit")
 			return nil
 		}
+	}
+}
+
+// buildServers makes the run-time servers of cfg, one per listen socket,
+// reusing auth clients and listener metrics that a previous configuration
+// already had.
+func (rt *runtimeState) buildServers(cfg *config.Config) ([]*serverRT, error) {
+	var out []*serverRT
+	for _, sc := range cfg.Mail.Servers {
+		ops, err := opsFor(sc)
+		if err != nil {
+			return nil, err
+		}
+		key := sc.AuthHTTPAddr + "|" + sc.AuthHTTPHost + "|" + sc.AuthHTTPURI
+		ac := rt.auths[key]
+		if ac == nil {
+			ac = NewAuthClient(sc.AuthHTTPAddr, sc.AuthHTTPHost, sc.AuthHTTPURI, 4*64*rt.numLoops)
+			rt.auths[key] = ac
+			AuthConnsOpened(sc.AuthHTTPAddr, ac.ConnsOpened)
+		}
+		for _, l := range sc.Listens {
+			srv := &serverRT{rt: rt, cfg: sc, listen: l.Addr, ops: ops, auth: ac, log: rt.log}
+			skey := sc.Protocol.String() + " " + l.Addr
+			st := rt.stats[skey]
+			if st == nil {
+				st = NewListenerStats(sc.Protocol.String(), l.Addr, rt.numLoops)
+				rt.stats[skey] = st
+			}
+			srv.stats = st
+			if sc.Protocol == config.IMAP {
+				srv.caps = newIMAPCaps(sc)
+			}
+			out = append(out, srv)
+		}
+	}
+	return out, nil
+}
+
+func listenKey(srv *serverRT) (key, network, addr string) {
+	network = "tcp"
+	addr = srv.listen
+	for _, l := range srv.cfg.Listens {
+		if l.Addr == srv.listen && l.Network != "" {
+			network = l.Network
+		}
+	}
+	if network == "unix" {
+		addr = trimUnix(addr)
+	}
+	return network + " " + addr, network, addr
+}
+
+// bind opens the sockets of servers that are not bound yet and points every
+// listener (old or new) at its new server. It returns the new listeners,
+// which do not accept until startAccepting. On error nothing changes.
+func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
+	var opened []*listenerRT
+	for _, srv := range servers {
+		key, network, addr := listenKey(srv)
+		if _, ok := rt.listeners[key]; ok {
+			continue
+		}
+		if network == "unix" {
+			_ = os.Remove(addr)
+		}
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			rt.closeListeners(opened)
+			return nil, fmt.Errorf("bind() to %s failed (%v)", srv.listen, err)
+		}
+		l := &listenerRT{key: key, network: network, addr: addr, ln: ln, done: make(chan struct{})}
+		l.srv.Store(srv)
+		opened = append(opened, l)
+	}
+	for _, l := range opened {
+		rt.listeners[l.key] = l
+	}
+	for _, srv := range servers {
+		key, _, _ := listenKey(srv)
+		rt.listeners[key].srv.Store(srv)
+	}
+	return opened, nil
+}
+
+func (rt *runtimeState) startAccepting(ls []*listenerRT) {
+	for _, l := range ls {
+		go rt.accept(l)
+		srv := l.srv.Load()
+		rt.log.Info("listening", "protocol", srv.cfg.Protocol.String(), "listen", srv.listen)
+	}
+}
+
+// closeListeners stops accepting on ls; their accept goroutines end.
+func (rt *runtimeState) closeListeners(ls []*listenerRT) {
+	for _, l := range ls {
+		_ = l.ln.Close()
+		if l.network == "unix" {
+			_ = os.Remove(l.addr)
+		}
+		delete(rt.listeners, l.key)
 	}
 }
 
@@ -239,20 +319,20 @@ func trimUnix(a string) string {
 }
 
 // drain waits for sessions to end, up to timeout (0: no limit), as nginx's
-// worker_shutdown_timeout does.
+// worker_shutdown_timeout does. Sessions that have not logged in are told
+// goodbye and closed at once.
 func (rt *runtimeState) drain(timeout time.Duration) {
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
 	}
-	// Sessions that have not logged in yet are closed now.
 	rt.forEachLoop(func(ls *loopState) { ls.closePreAuth() })
 	for rt.sessions.Load() > 0 {
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			rt.log.Info("shutdown timeout")
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -276,11 +356,12 @@ func (rt *runtimeState) forEachLoop(f func(ls *loopState)) {
 // accept runs in its own goroutine per listener: Go owns the listening
 // socket (so EMFILE cannot stop the engine, and draining can stop accepting)
 // and hands each connection to the gnet engine.
-func (rt *runtimeState) accept(srv *serverRT) {
+func (rt *runtimeState) accept(l *listenerRT) {
+	defer close(l.done)
 	backoff := 5 * time.Millisecond
-	limit := int64(rt.cfg.WorkerConnections)
 	for {
-		nc, err := srv.ln.Accept()
+		nc, err := l.ln.Accept()
+		srv := l.srv.Load()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -300,7 +381,7 @@ func (rt *runtimeState) accept(srv *serverRT) {
 			_ = nc.Close()
 			continue
 		}
-		if limit > 0 && rt.sessions.Load() >= limit {
+		if limit := int64(rt.cfg.Load().WorkerConnections); limit > 0 && rt.sessions.Load() >= limit {
 			srv.stats.Rejected("limit")
 			rt.log.Warn("worker_connections are not enough", "server", srv.listen)
 			_ = nc.Close()

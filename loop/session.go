@@ -21,6 +21,8 @@ type session struct {
 	backend gnet.Conn
 	closed  bool
 
+	prev, next *session // the loop's session list
+
 	phase Phase
 	state uint8 // protocol sub-state of the pre-auth phase
 
@@ -76,7 +78,7 @@ func (s *session) log() *slog.Logger { return s.srv.log }
 func (s *session) logAttrs() []any {
 	a := []any{"conn", s.id, "client", s.clientIP, "server", s.srv.listen}
 	if len(s.login) > 0 {
-		a = append(a, "login", `"`+string(s.login)+`"`)
+		a = append(a, "login", string(s.login))
 	}
 	if s.upstream != "" {
 		a = append(a, "upstream", s.upstream)
@@ -165,6 +167,7 @@ func (s *session) close(reason string) {
 
 // finish does the accounting once the session is closed.
 func (s *session) finish() {
+	s.loop.unlink(s)
 	st := s.srv.stats
 	st.Leave(s.phase)
 	if s.phase == PhaseRelay {
