@@ -1,5 +1,5 @@
 // Command mailproxy is an IMAP/POP3/SMTP proxy configured like nginx's mail
-// module. Its command line follows nginx's: -c, -t, -T, -q, -v, -V, -h.
+// module. Its command line follows nginx's: -c, -t, -T, -q, -v, -V, -h, -s.
 package main
 
 import (
@@ -95,7 +95,8 @@ Options:
   -t            : test configuration and exit
   -T            : test configuration, dump it and exit
   -q            : suppress non-error messages during configuration testing
-  -s signal     : send signal to a master process (not supported yet)
+  -s signal     : send signal to the running process (read from the pid file):
+                  stop, quit (drain and exit), reopen (log files), reload
   -c filename   : set configuration file (default: `+defaultConf+`)
 `)
 }
@@ -140,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
-	for flag, v := range map[string]string{"s": o.signal, "p": o.prefix, "g": o.globs} {
+	for flag, v := range map[string]string{"p": o.prefix, "g": o.globs} {
 		if v != "" {
 			stderrf(stderr, "", `the "-%s" option is not supported yet`, flag)
 			return 1
@@ -152,6 +153,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.test {
 		return testConfig(conf, o, stdout, stderr)
+	}
+	if o.signal != "" {
+		return sendSignal(o.signal, conf, stderr)
 	}
 	return serve(conf, stderr)
 }

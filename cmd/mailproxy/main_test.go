@@ -84,7 +84,7 @@ func TestBinary(t *testing.T) {
 	f([]string{"-t", "-c", nf}, 1, "", "mailproxy: [emerg] open() \""+nf+"\" failed (2: No such file or directory)\nmailproxy: configuration file "+nf+" test failed\n")
 	f([]string{"-x"}, 1, "", "mailproxy: invalid option: \"x\"\n")
 	f([]string{"-c"}, 1, "", "mailproxy: option \"-c\" requires file name\n")
-	f([]string{"-s", "reload"}, 1, "", "mailproxy: the \"-s\" option is not supported yet\n")
+	f([]string{"-s", "bogus"}, 1, "", "mailproxy: invalid option: \"-s bogus\"\n")
 	// a broken config fails a normal start the same way, with exit 1
 	f([]string{"-c", bad}, 1, "", "mailproxy: [emerg] unknown directive \"foo\" in "+bad+":2\n")
 

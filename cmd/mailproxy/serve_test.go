@@ -9,14 +9,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
 
 // TestServePidFile starts the binary on a loopback port, waits for the
 // engine's "listening" log line, checks the pid file and the IMAP greeting,
-// then stops it with TERM and checks the pid file is gone.
+// then reloads it and stops it with "-s reload" / "-s quit" (which find the
+// process through the pid file) and checks the pid file is gone.
 func TestServePidFile(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,9 +48,15 @@ func TestServePidFile(t *testing.T) {
 			break
 		}
 	}
+	reloaded := make(chan struct{})
 	drained := make(chan struct{})
 	go func() { // keep the pipe drained; ends at EOF when the process exits
+		once := false
 		for sc.Scan() {
+			if !once && strings.Contains(sc.Text(), "configuration reloaded") {
+				once = true
+				close(reloaded)
+			}
 		}
 		close(drained)
 	}()
@@ -71,9 +77,20 @@ func TestServePidFile(t *testing.T) {
 	if err != nil || !strings.HasPrefix(greet, "* OK") {
 		t.Fatalf("greeting %q, %v", greet, err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	ctl := func(sig string) {
+		t.Helper()
+		out, err := exec.Command(binPath, "-c", conf, "-s", sig).CombinedOutput()
+		if err != nil || len(out) != 0 {
+			t.Fatalf("-s %s: %v %q", sig, err, out)
+		}
 	}
+	ctl("reload")
+	select {
+	case <-reloaded:
+	case <-ctx.Done():
+		t.Fatal("no \"configuration reloaded\" line after -s reload")
+	}
+	ctl("quit")
 	<-drained // all reads done before Wait, as os/exec requires
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after TERM: %v", err)
