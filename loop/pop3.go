@@ -24,6 +24,7 @@ var (
 	pop3UserPrompt     = []byte("+ VXNlcm5hbWU6\r\n")
 	pop3PassPrompt     = []byte("+ UGFzc3dvcmQ6\r\n")
 	pop3Busy           = []byte("-ERR [SYS/TEMP] server busy, try again later\r\n")
+	pop3Goodbye        = []byte("-ERR [SYS/TEMP] server shutting down\r\n") // RFC 3206
 	pop3CapaHead       = "+OK Capability list follows\r\n"
 	pop3AuthListHead   = "+OK methods supported:\r\n"
 	pop3MultilineEnd   = ".\r\n"
@@ -109,6 +110,7 @@ func pop3OpsFor(c *config.Server) *protoOps {
 		saslInvalid:   pop3SASLInvalid,
 		internalError: pop3InternalError,
 		authRequest:   saltAuthRequest,
+		goodbye:       pop3Goodbye,
 	}
 }
 

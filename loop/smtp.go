@@ -38,6 +38,7 @@ var (
 	smtpPassPrompt      = []byte("334 UGFzc3dvcmQ6\r\n")
 	smtpAuthBusy        = []byte("454 4.7.0 Temporary authentication failure, try again later\r\n")
 	smtpRcptBusy        = []byte("451 4.3.2 Server busy, try again later\r\n")
+	smtpGoodbye         = []byte("421 4.3.2 Service shutting down\r\n") // RFC 5321 §3.8
 	smtpDefaultFailCode = "535 5.7.0"
 	smtpCRLF            = []byte("\r\n")
 )
@@ -148,6 +149,7 @@ func smtpOpsFor(c *config.Server) (*protoOps, error) {
 		internalError: smtpInternalError,
 		onTimer:       sc.onTimer,
 		authRequest:   smtpAuthRequest,
+		goodbye:       smtpGoodbye,
 	}, nil
 }
 
