@@ -171,6 +171,12 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 			s.internalError("upstream closed")
 			return gnet.None
 		}
+		if s.phase == PhaseRelay && s.client != nil && s.client.OutboundBuffered() > 0 {
+			// The backend's last words (a FETCH, a BYE) are still queued
+			// for a slow client: deliver them before closing.
+			s.flushThenClose()
+			return gnet.None
+		}
 		s.close("upstream closed")
 	}
 	return gnet.None

@@ -77,6 +77,12 @@ func (s *session) drainCheck() {
 	if s.phase != PhaseRelay {
 		return
 	}
+	if s.flushing {
+		if s.client == nil || s.client.OutboundBuffered() == 0 {
+			s.close("upstream closed")
+		}
+		return
+	}
 	if s.clientPaused && s.backend != nil && s.backend.OutboundBuffered() == 0 {
 		s.resumeRead(true)
 	} else if s.clientPaused && s.backend != nil {
@@ -87,6 +93,21 @@ func (s *session) drainCheck() {
 	} else if s.backendPaused && s.client != nil {
 		s.pauseRead(false)
 	}
+}
+
+// flushThenClose waits, within `timeout`, for the client to take what is
+// queued for it, then closes. The backend is already gone; client input is
+// no longer read. Called on the loop.
+func (s *session) flushThenClose() {
+	s.flushing = true
+	s.clientPaused = false // so pauseRead registers the pause afresh
+	s.pauseRead(true)
+	if !s.inPausedList {
+		s.inPausedList = true
+		s.loop.paused = append(s.loop.paused, s)
+		s.loop.hasPaused.Store(true)
+	}
+	s.armTimeout()
 }
 
 // closePreAuth says goodbye to every session of this loop that has not

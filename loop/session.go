@@ -63,6 +63,7 @@ type session struct {
 	// relay
 	bytesToBackend, bytesToClient uint64
 	clientPaused, backendPaused   bool
+	flushing                      bool // backend gone, delivering the rest to the client
 	inPausedList                  bool
 
 	closeReason string
@@ -127,6 +128,10 @@ func (s *session) onTimer() {
 		// Auth-Wait or WAIT delay finished.
 		s.authDelayDone()
 	case PhaseRelay:
+		if s.flushing {
+			s.close("upstream closed, client too slow")
+			return
+		}
 		s.srv.stats.Timeout(PhaseRelay)
 		s.info("client timed out while proxying")
 		s.close("proxy_timeout")
