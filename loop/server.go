@@ -207,6 +207,21 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 	}
 }
 
+// Check reports what Run would refuse in cfg beyond what config.Load
+// checks (an smtp_capabilities item mailproxy cannot honour, a protocol it
+// does not build), so that "mailproxy -t" refuses it too.
+func Check(cfg *config.Config) error {
+	if cfg.Mail == nil || len(cfg.Mail.Servers) == 0 {
+		return errNoServers
+	}
+	for _, sc := range cfg.Mail.Servers {
+		if _, err := opsFor(sc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // buildServers makes the run-time servers of cfg, one per listen socket,
 // reusing auth clients and listener metrics that a previous configuration
 // already had.

@@ -163,6 +163,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // testConfig is -t / -T with nginx's messages and exit codes.
 func testConfig(conf string, o options, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(conf)
+	if err == nil {
+		err = loop.Check(cfg)
+	}
 	if err != nil {
 		stderrf(stderr, "emerg", "%v", err)
 		stderrf(stderr, "", "configuration file %s test failed", conf)
