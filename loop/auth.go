@@ -253,7 +253,7 @@ func (s *session) backToPreAuth() {
 // processPending parses input the client pipelined while the session was
 // busy: gnet does not call OnTraffic again for bytes it already holds.
 func (s *session) processPending() {
-	if s.closed || s.client == nil || s.client.InboundBuffered() == 0 {
+	if s.closed || s.client == nil || s.inBuffered() == 0 {
 		return
 	}
 	s.srv.ops.clientData(s)

@@ -113,6 +113,13 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		if s.closed {
 			return gnet.Close
 		}
+		if s.tls != nil && !s.tls.ready {
+			s.tlsFeedClient(c)
+			if s.closed {
+				return gnet.Close
+			}
+			return gnet.None
+		}
 		switch s.phase {
 		case PhasePreAuth:
 			s.srv.ops.clientData(s)
@@ -133,6 +140,13 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		s := ctx.s
 		if s.closed || s.backend != c {
 			return gnet.Close
+		}
+		if s.btls != nil && !s.btls.ready {
+			s.tlsFeedBackend(c)
+			if s.closed {
+				return gnet.Close
+			}
+			return gnet.None
 		}
 		switch s.phase {
 		case PhaseBackendLogin:

@@ -118,10 +118,9 @@ func (s *session) tagged(tag []byte, rest []byte) {
 }
 
 func imapClientData(s *session) {
-	c := s.client
 	limit := s.cfg().IMAPClientBuffer
-	for s.phase == PhasePreAuth && !s.closed && c != nil {
-		buf, _ := c.Peek(-1)
+	for s.phase == PhasePreAuth && !s.closed && s.client != nil {
+		buf := s.in()
 		if len(buf) == 0 {
 			return
 		}
@@ -133,7 +132,7 @@ func imapClientData(s *session) {
 			n, more = imapSASLStep(s, buf, limit)
 		}
 		if n > 0 && !s.closed {
-			_, _ = c.Discard(n)
+			s.consume(n)
 		}
 		if !more {
 			return
@@ -430,7 +429,7 @@ func imapLoginDone(s *session) {
 // line end), or nil. A line longer than proxy_buffer is an error, as in
 // nginx ("upstream sent too long response line").
 func (s *session) backendLine() []byte {
-	buf, _ := s.backend.Peek(-1)
+	buf := s.bin()
 	i := bytes.IndexByte(buf, '\n')
 	if i < 0 {
 		if len(buf) >= s.cfg().ProxyBuffer {
@@ -494,37 +493,37 @@ func imapBackendData(s *session) {
 				s.backendFail(line)
 				return
 			}
-			_, _ = s.backend.Discard(n)
+			s.bconsume(n)
 			b := append(s.loop.wbuf[:0], s.tag...)
 			b = append(b, " LOGIN {"...)
 			b = strconv.AppendInt(b, int64(len(s.backendLogin)), 10)
 			b = append(b, "}\r\n"...)
 			s.loop.wbuf = b
-			_, _ = s.backend.Write(b)
+			s.bwrite(b)
 			st.backend = imapBackendLoginSent
 		case imapBackendLoginSent:
 			if line[0] != '+' {
 				s.backendFail(line)
 				return
 			}
-			_, _ = s.backend.Discard(n)
+			s.bconsume(n)
 			b := append(s.loop.wbuf[:0], s.backendLogin...)
 			b = append(b, " {"...)
 			b = strconv.AppendInt(b, int64(len(s.backendPass)), 10)
 			b = append(b, "}\r\n"...)
 			s.loop.wbuf = b
-			_, _ = s.backend.Write(b)
+			s.bwrite(b)
 			st.backend = imapBackendUserSent
 		case imapBackendUserSent:
 			if line[0] != '+' {
 				s.backendFail(line)
 				return
 			}
-			_, _ = s.backend.Discard(n)
+			s.bconsume(n)
 			b := append(s.loop.wbuf[:0], s.backendPass...)
 			b = append(b, "\r\n"...)
 			s.loop.wbuf = b
-			_, _ = s.backend.Write(b)
+			s.bwrite(b)
 			wipe(b)
 			st.backend = imapBackendPassSent
 		case imapBackendPassSent:
@@ -532,7 +531,7 @@ func imapBackendData(s *session) {
 				line[len(s.tag)] == ' ' && bytes.HasPrefix(line[len(s.tag)+1:], []byte("OK")) {
 				s.write(s.reply)
 				s.write(line)
-				_, _ = s.backend.Discard(n)
+				s.bconsume(n)
 				s.reply = nil
 				if s.closed {
 					return
@@ -545,7 +544,7 @@ func imapBackendData(s *session) {
 				// the tagged OK (nginx 1.27.3); it reaches the client too.
 				st.untagged = true
 				s.reply = append(s.reply[:0], line...)
-				_, _ = s.backend.Discard(n)
+				s.bconsume(n)
 				continue
 			}
 			s.backendFail(line)

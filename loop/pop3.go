@@ -139,10 +139,9 @@ func (pc *pop3Conf) greet(s *session) []byte {
 // command at a time, until the buffer holds no complete line or auth
 // starts (what follows then waits in gnet's buffer for the backend).
 func (pc *pop3Conf) clientData(s *session) {
-	c := s.client
 	limit := s.cfg().POP3ClientBuffer
-	for s.phase == PhasePreAuth && !s.closed && c != nil {
-		buf, _ := c.Peek(-1)
+	for s.phase == PhasePreAuth && !s.closed && s.client != nil {
+		buf := s.in()
 		if len(buf) == 0 {
 			return
 		}
@@ -154,7 +153,7 @@ func (pc *pop3Conf) clientData(s *session) {
 			n, more = pop3SASLStep(s, buf, limit)
 		}
 		if n > 0 && !s.closed {
-			_, _ = c.Discard(n)
+			s.consume(n)
 		}
 		if !more {
 			return

@@ -32,16 +32,16 @@ func pop3BackendData(s *session) {
 		n := len(line)
 		switch s.state {
 		case pop3BackendGreeting:
-			_, _ = s.backend.Discard(n)
+			s.bconsume(n)
 			s.pop3BackendSend("USER ", s.backendLogin)
 			s.state = pop3BackendUserSent
 		case pop3BackendUserSent:
-			_, _ = s.backend.Discard(n)
+			s.bconsume(n)
 			s.pop3BackendSend("PASS ", s.backendPass)
 			s.state = pop3BackendPassSent
 		case pop3BackendPassSent:
 			s.write(line)
-			_, _ = s.backend.Discard(n)
+			s.bconsume(n)
 			if s.closed {
 				return
 			}
@@ -60,6 +60,6 @@ func (s *session) pop3BackendSend(verb string, arg []byte) {
 	b = append(b, arg...)
 	b = append(b, "\r\n"...)
 	s.loop.wbuf = b
-	_, _ = s.backend.Write(b)
+	s.bwrite(b)
 	wipe(b)
 }

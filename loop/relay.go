@@ -14,10 +14,10 @@ func (s *session) startRelay() {
 	wipe(s.backendPass)
 	s.armProxyTimeout()
 	s.resumeRead(true)
-	if s.client != nil && s.client.InboundBuffered() > 0 {
+	if s.inBuffered() > 0 {
 		s.relayFromClient()
 	}
-	if !s.closed && s.backend != nil && s.backend.InboundBuffered() > 0 {
+	if !s.closed && s.binBuffered() > 0 {
 		s.relayFromBackend()
 	}
 }
@@ -29,19 +29,12 @@ func (s *session) armProxyTimeout() {
 // relayFromClient moves everything the client sent to the backend. As in
 // nginx, only client activity re-arms proxy_timeout.
 func (s *session) relayFromClient() {
-	c, b := s.client, s.backend
-	if c == nil || b == nil {
+	if s.client == nil || s.backend == nil {
 		return
 	}
-	buf, _ := c.Next(-1)
-	if len(buf) == 0 {
-		return
-	}
-	s.bytesToBackend += uint64(len(buf))
-	s.srv.stats.Bytes(s.loop.idx, true, len(buf))
-	s.deadline = time.Now().Add(s.cfg().ProxyTimeout).UnixNano()
-	_, _ = b.Write(buf)
-	if s.closed || s.backend == nil {
+	s.relayRead(true) // tls_io.go: plain or decrypted
+	b := s.backend
+	if s.closed || b == nil {
 		return
 	}
 	// Backpressure: the backend reads slower than the client writes.
@@ -52,18 +45,12 @@ func (s *session) relayFromClient() {
 
 // relayFromBackend moves everything the backend sent to the client.
 func (s *session) relayFromBackend() {
-	c, b := s.client, s.backend
-	if c == nil || b == nil {
+	if s.client == nil || s.backend == nil {
 		return
 	}
-	buf, _ := b.Next(-1)
-	if len(buf) == 0 {
-		return
-	}
-	s.bytesToClient += uint64(len(buf))
-	s.srv.stats.Bytes(s.loop.idx, false, len(buf))
-	_, _ = c.Write(buf)
-	if s.closed || s.client == nil {
+	s.relayRead(false)
+	c := s.client
+	if s.closed || c == nil {
 		return
 	}
 	if c.OutboundBuffered() > s.cfg().ProxyBuffer {

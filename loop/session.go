@@ -44,6 +44,9 @@ type session struct {
 
 	imap *imapState
 
+	// TLS state of the client and backend sides (tls.go), nil for plain.
+	tls, btls *tlsConn
+
 	// backend login
 	upstream     string
 	backendLogin []byte // what the backend logs in as (Auth-User override)
@@ -113,6 +116,10 @@ func (s *session) write(b []byte) {
 	if s.closed || s.client == nil {
 		return
 	}
+	if s.tls != nil {
+		s.tlsWrite(b)
+		return
+	}
 	_, _ = s.client.Write(b)
 }
 
@@ -161,6 +168,7 @@ func (s *session) close(reason string) {
 		s.closeReason = reason
 	}
 	s.deadline = 0
+	s.tlsCloseSides()
 	if s.backend != nil {
 		_ = s.backend.Close()
 	}

@@ -180,10 +180,9 @@ func (sc *smtpConf) onTimer(s *session) bool {
 }
 
 func (sc *smtpConf) clientData(s *session) {
-	c := s.client
 	limit := s.cfg().SMTPClientBuffer
-	for s.phase == PhasePreAuth && !s.closed && c != nil {
-		buf, _ := c.Peek(-1)
+	for s.phase == PhasePreAuth && !s.closed && s.client != nil {
+		buf := s.in()
 		if len(buf) == 0 {
 			return
 		}
@@ -201,7 +200,7 @@ func (sc *smtpConf) clientData(s *session) {
 			n, more = smtpSASLStep(s, buf, limit)
 		}
 		if n > 0 && !s.closed {
-			_, _ = c.Discard(n)
+			s.consume(n)
 		}
 		if !more {
 			return

@@ -82,7 +82,7 @@ func smtpReplyAccepted(step uint8, code int) bool {
 func smtpBackendData(s *session) {
 	limit := s.cfg().ProxyBuffer
 	for s.phase == PhaseBackendLogin && !s.closed && s.backend != nil {
-		buf, _ := s.backend.Peek(-1)
+		buf := s.bin()
 		if len(buf) == 0 {
 			return
 		}
@@ -113,7 +113,7 @@ func smtpBackendData(s *session) {
 			s.smtpBackendFinish(reply)
 			return
 		}
-		_, _ = s.backend.Discard(n)
+		s.bconsume(n)
 		if !s.smtpBackendSend(next) {
 			return
 		}
@@ -165,7 +165,7 @@ func (s *session) smtpBackendSend(step uint8) bool {
 		panic("BUG: smtp backend step " + strconv.Itoa(int(step)))
 	}
 	s.loop.wbuf = b
-	_, _ = s.backend.Write(b)
+	s.bwrite(b)
 	if step == smtpBackendAuth {
 		wipe(b)
 	}
@@ -181,7 +181,7 @@ func (s *session) smtpBackendFinish(reply []byte) {
 	} else {
 		s.write(smtpAuthOK)
 	}
-	_, _ = s.backend.Discard(len(reply))
+	s.bconsume(len(reply))
 	s.reply = s.reply[:0]
 	if s.closed {
 		return
