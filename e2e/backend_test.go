@@ -29,6 +29,9 @@ type backendOpts struct {
 	LoginReply func(user string) string
 	// FetchSize is the size of the literal a FETCH returns (default 1000).
 	FetchSize int
+	// Greeting replaces the backend's greeting line (default
+	// "* OK fake backend ready"), e.g. "* PREAUTH ..." to test refusals.
+	Greeting string
 	// SlowRead makes APPEND literals be read in 16 KB pieces with a 1 ms
 	// pause between pieces (a slow backend for the upload direction).
 	SlowRead bool
@@ -67,6 +70,7 @@ func (s *backendSession) After() string {
 //	<tag> FETCH ...            -> * 1 FETCH (BODY[] {FetchSize} ...), <tag> OK FETCH completed
 //	<tag> APPEND <box> {n[+]}  -> (+ OK) reads n bytes, <tag> OK APPEND completed sha256=<hex>
 //	<tag> LOGOUT               -> * BYE ..., <tag> OK LOGOUT completed, close
+//	<tag> CLOSE                -> close without a reply
 //	anything else              -> <tag> BAD unknown command
 type fakeBackend struct {
 	Port int
@@ -168,7 +172,17 @@ func (b *fakeBackend) serve(c net.Conn, s *backendSession) {
 		s.login.WriteString(p)
 		s.mu.Unlock()
 	}
-	if _, err := io.WriteString(c, backendGreeting); err != nil {
+	greeting := backendGreeting
+	if b.opts.Greeting != "" {
+		greeting = b.opts.Greeting + "\r\n"
+	}
+	if _, err := io.WriteString(c, greeting); err != nil {
+		return
+	}
+	if !strings.HasPrefix(greeting, "* OK") {
+		// Refusing greeting: record whatever comes until the proxy hangs up.
+		data, _ := io.ReadAll(io.LimitReader(c, 1<<20))
+		rec(string(data))
 		return
 	}
 	line, err := r.ReadString('\n')
@@ -298,6 +312,9 @@ func (b *fakeBackend) relay(c net.Conn, r *bufio.Reader, s *backendSession) {
 			s.appendSum = sum
 			s.mu.Unlock()
 			fmt.Fprintf(w, "%s OK APPEND completed sha256=%s\r\n", tag, sum)
+		case "CLOSE": // the backend goes away without a word
+			w.Flush()
+			return
 		case "LOGOUT":
 			fmt.Fprintf(w, "* BYE fake backend logging out\r\n%s OK LOGOUT completed\r\n", tag)
 			w.Flush()

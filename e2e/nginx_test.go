@@ -90,6 +90,8 @@ const parityMail = `mail {
         proxy_pass_error_message on;
         max_errors 3;
         auth_http_timeout 2s;
+        timeout 2s;
+        proxy_timeout 2s;
     }
 }
 `
@@ -128,6 +130,19 @@ var parityCases = []parityCase{
 	{"backend-no-on", 1, []parityStep{step("a1 LOGIN backno secret\r\n", 0)}},
 	{"pipelined", 0, []parityStep{step("a1 LOGIN user pass\r\na2 ECHO hi\r\na3 NOOP\r\n", 4), step("a4 LOGOUT\r\n", 0)}},
 	{"caps-override", 1, []parityStep{step("a1 CAPABILITY\r\n", 2), step("a2 LOGOUT\r\n", 0)}},
+	{"idle-timeout", 1, nil},
+	{"relay-idle-timeout", 1, []parityStep{step("a1 LOGIN user pass\r\n", 1)}},
+	{"backend-close", 0, []parityStep{step("a1 LOGIN user pass\r\n", 1), step("a2 CLOSE\r\n", 0)}},
+	{"backend-preauth-off", 0, []parityStep{step("a1 LOGIN preauth secret\r\n", 0)}},
+	{"backend-preauth-on", 1, []parityStep{step("a1 LOGIN preauth secret\r\n", 0)}},
+	{"backend-bye", 1, []parityStep{step("a1 LOGIN byebe secret\r\n", 0)}},
+	{"starttls-off", 0, []parityStep{step("a1 STARTTLS\r\n", 1), step("a2 LOGOUT\r\n", 0)}},
+	{"login-args", 0, []parityStep{step("a1 LOGIN a b c\r\n", 1), step("a2 LOGIN \"\" pass\r\n", 1),
+		step("a3 LOGIN\r\n", 1), step("a4 LOGOUT\r\n", 0)}},
+	{"tags", 0, []parityStep{step("\r\n", 1), step(strings.Repeat("t", 33)+" NOOP\r\n", 1),
+		step(strings.Repeat("t", 32)+" NOOP\r\n", 1), step("a* NOOP\r\n", 1), step("a1 LOGOUT\r\n", 0)}},
+	{"auth-plain-empty-pass", 0, []parityStep{step("a1 AUTHENTICATE PLAIN "+b64("\x00user\x00")+"\r\n", 1), step("a2 LOGOUT\r\n", 0)}},
+	{"auth-plain-one-nul", 0, []parityStep{step("a1 AUTHENTICATE PLAIN "+b64("user\x00pass")+"\r\n", 1), step("a2 LOGOUT\r\n", 0)}},
 	{"max-errors", 1, []parityStep{step("a1 FOO\r\n", 1), step("a2 LOGIN onlyone\r\n", 1), step("a3 BAR\r\n", 1),
 		step("a4 NOOP\r\n", 1), step("a5 BAZ\r\n", 0)}},
 }
@@ -180,7 +195,19 @@ var saltRe = regexp.MustCompile(`^<\d+\.\d+@mx\.test>$`)
 // config) and returns the normalised results.
 func parityRun(t *testing.T, start func(testing.TB, string) *proc) map[string]parityResult {
 	be := startBackend(t, backendOpts{})
-	auth := startAuth(t, userAuth(be.Port))
+	bePreauth := startBackend(t, backendOpts{Greeting: "* PREAUTH [CAPABILITY IMAP4rev1] already in"})
+	beBye := startBackend(t, backendOpts{Greeting: "* BYE go away"})
+	byUser := userAuth(be.Port)
+	auth := startAuth(t, func(r *authReq) string {
+		switch r.get("Auth-User") {
+		case "preauth":
+			return authOK(bePreauth.Port)
+		case "byebe":
+			return authOK(beBye.Port)
+		}
+		return byUser(r)
+	})
+	backends := []*fakeBackend{be, bePreauth, beBye}
 	ports := [2]int{freePort(t), freePort(t)}
 	dir := t.TempDir()
 	conf := fmt.Sprintf("worker_processes 1;\nerror_log %s/error.log info;\npid %s/p.pid;\nevents {}\n", dir, dir) +
@@ -188,7 +215,10 @@ func parityRun(t *testing.T, start func(testing.TB, string) *proc) map[string]pa
 	p := start(t, conf)
 	res := map[string]parityResult{}
 	for _, pc := range parityCases {
-		nbe := be.count()
+		var nbe []int
+		for _, b := range backends {
+			nbe = append(nbe, b.count())
+		}
 		auth.take()
 		c := dial(t, ports[pc.server])
 		var out strings.Builder
@@ -235,9 +265,11 @@ func parityRun(t *testing.T, start func(testing.TB, string) *proc) map[string]pa
 			a.WriteString(authNormalize(r.Raw, true))
 		}
 		var b strings.Builder
-		for i := nbe; i < be.count(); i++ {
-			bs := be.session(t, i)
-			fmt.Fprintf(&b, "login: %q after: %q\n", bs.Login(), bs.After())
+		for k, be := range backends {
+			for i := nbe[k]; i < be.count(); i++ {
+				bs := be.session(t, i)
+				fmt.Fprintf(&b, "login: %q after: %q\n", bs.Login(), bs.After())
+			}
 		}
 		res[pc.name] = parityResult{out.String(), a.String(), b.String()}
 	}
