@@ -3,6 +3,14 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
 	"net"
 	"os"
 	"strings"
@@ -140,4 +148,54 @@ func TestIMAPString(t *testing.T) {
 	f("p w", `"p w"`)
 	f(`a"b\`, `"a\"b\\"`)
 	f("", `""`)
+}
+
+func TestLoginOverImplicitTLS(t *testing.T) {
+	addrs := startStore(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", testTLSConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// A TLS front that splices into the plaintext mock store.
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b, err := net.Dial("tcp", addrs["pop3"])
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				go io.Copy(b, c)
+				io.Copy(c, b)
+			}()
+		}
+	}()
+	r, err := RunLogin(context.Background(), Options{Proto: "pop3", Addr: ln.Addr().String(), TLS: true, Conc: 2, Count: 6, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK != 6 || r.Failed != 0 {
+		t.Fatalf("%+v %v", r, r.Errors)
+	}
+}
+
+func testTLSConfig(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }

@@ -24,6 +24,7 @@ type Options struct {
 	MockPIDs   []int         // mock auth and backend processes, for their CPU share
 	Progress   bool          // one-line progress on stderr when it is a terminal
 	Size       int           // relay smtp: DATA payload bytes; default 1 MiB
+	TLS        bool          // implicit TLS (IMAPS/POP3S/SMTPS ports): full handshake per connection, no resumption
 	Conns      int           // idle: connections to open
 	Login      bool          // idle: log in, so the proxy holds relayed sessions
 	Hold       time.Duration // idle: wait after opening before sampling memory

@@ -39,6 +39,7 @@ func newLoadFlags(name string, defConc int, defDur time.Duration) *loadFlags {
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "deadline for each connection step")
 	fs.IntVar(&o.Sources, "src", 0, "spread source addresses over N addresses 127.0.0.2... (0: kernel's choice)")
 	fs.IntVar(&o.SrcOffset, "src-offset", 0, "first source address is 127.0.0.(2+offset), to run several generators")
+	fs.BoolVar(&o.TLS, "tls", false, "implicit TLS (993/995/465-style listener): a full handshake per connection")
 	fs.StringVar(&lf.pids, "pid", "", "comma-separated pids whose process trees are the proxy (CPU and memory)")
 	fs.StringVar(&lf.mockpids, "mockpid", "", "comma-separated pids of the mocks, to show their CPU per op")
 	fs.StringVar(&lf.pidfile, "pidfile", "", "read the proxy's root pid from this file (e.g. nginx.pid)")
