@@ -6,14 +6,16 @@
 #
 #   scripts/bench-vs-nginx.sh                 # everything
 #   DUR=3s REPS=1 scripts/bench-vs-nginx.sh   # quicker, noisier
-#   ONLY=login scripts/bench-vs-nginx.sh      # login | relay | idle
+#   ONLY=login scripts/bench-vs-nginx.sh      # login | tls | relay | idle
 #   NO_MAILPROXY=1 scripts/bench-vs-nginx.sh  # nginx figures only
 #
 # Knobs (environment): DUR (per run, default 5s), REPS (interleaved
 # repetitions, 2), LOOPS (nginx worker_processes = mailproxy event loops, 2),
 # CONCS ("50 200"), PROTOS ("imap pop3 smtp"), RELAY_C (4), SIZE (relay
 # message bytes, 1048576), IDLE_CONNS (pre-auth connections held, 19000),
-# IDLE_SESSIONS (relayed sessions held, 9000), OUT (results dir).
+# IDLE_SESSIONS (relayed sessions held, 9000), TLS (1: also IMAPS logins on
+# 2x993 with a self-signed P-256 certificate, for each target whose -t
+# accepts ssl; 0: off), OUT (results dir).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +29,7 @@ SIZE=${SIZE:-1048576}
 IDLE_CONNS=${IDLE_CONNS:-19000}
 IDLE_SESSIONS=${IDLE_SESSIONS:-9000}
 ONLY=${ONLY:-}
+TLS=${TLS:-1}
 OUT=${OUT:-$(mktemp -d /tmp/bench-vs-nginx.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -80,9 +83,22 @@ BACKEND_PID=$!; PIDS+=($BACKEND_PID)
 wait_port $AUTH; wait_port ${BACKEND[imap]}
 MOCKS="$AUTH_PID,$BACKEND_PID"
 
-# write_conf TARGET: the same nginx-syntax config for both, ports 2x143 etc.
+# TLS: one throwaway certificate for both targets.
+declare -A TLS_OK=([nginx]=0 [mailproxy]=0)
+if [ "$TLS" = 1 ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=mx.bench \
+		-keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
+fi
+
+# write_conf TARGET [TLS]: the same nginx-syntax config for both, ports
+# 2x143 etc.; with TLS=1 also an implicit-TLS IMAP server on 2x993.
 write_conf() {
-	local t=$1 b=${BASE[$1]} dir="$OUT/$1"
+	local t=$1 b=${BASE[$1]} dir="$OUT/$1" tls=${2:-${TLS_OK[$1]}}
+	local ssl="" sslsrv=""
+	if [ "$tls" = 1 ]; then
+		ssl="ssl_certificate $OUT/cert.pem; ssl_certificate_key $OUT/key.pem;"
+		sslsrv="server { listen 127.0.0.1:${b}993 ssl; protocol imap; }"
+	fi
 	mkdir -p "$dir"
 	cat >"$dir/mail.conf" <<CONF
 load_module /usr/lib/nginx/modules/ngx_mail_module.so;
@@ -101,12 +117,31 @@ mail {
     imap_capabilities IMAP4rev1;
     smtp_auth plain login;
     xclient on;
+    $ssl
+    $sslsrv
     server { listen 127.0.0.1:${b}143; protocol imap; }
     server { listen 127.0.0.1:${b}110; protocol pop3; }
     server { listen 127.0.0.1:${b}025; protocol smtp; }
 }
 CONF
 }
+
+# tls_check TARGET: does the target accept the TLS config?
+tls_check() {
+	local t=$1 dir="$OUT/$1"
+	[ "$TLS" = 1 ] || return 1
+	write_conf "$t" 1
+	if [ "$t" = nginx ]; then
+		nginx -t -p "$dir" -c "$dir/mail.conf" >"$dir/tls-check.log" 2>&1
+	else
+		"$ROOT/bin/mailproxy" -t -c "$dir/mail.conf" >"$dir/tls-check.log" 2>&1
+	fi
+}
+for t in $TARGETS; do
+	if tls_check "$t"; then TLS_OK[$t]=1; elif [ "$TLS" = 1 ]; then
+		log "$t rejects the TLS config (no TLS figures for it): $(head -1 "$OUT/$t/tls-check.log")"
+	fi
+done
 
 declare -A TPID
 start_target() {
@@ -140,6 +175,14 @@ if [ -z "$ONLY" ] || [ "$ONLY" = login ]; then
 		"$MB" login -json -label "$t" -proto "$proto" -addr "$(addr $t $proto)" -c "$c" -d "$DUR" -src 8 \
 			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/login-$proto-c$c-$t-$rep.json"
 	done; done; done; done
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = tls ]; then
+	for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
+		[ "${TLS_OK[$t]}" = 1 ] || continue
+		log "login imap+tls c=50 rep=$rep $t"
+		"$MB" login -json -label "$t" -tls -proto imap -addr "127.0.0.1:${BASE[$t]}993" -c 50 -d "$DUR" -src 8 \
+			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/tls-imap-c50-$t-$rep.json"
+	done; done
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = relay ]; then
 	for proto in $PROTOS; do for rep in $(seq "$REPS"); do for t in $(order "$rep"); do

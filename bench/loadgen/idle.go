@@ -74,7 +74,7 @@ func RunIdle(ctx context.Context, o Options) (*Report, error) {
 	stop()
 	openSec := time.Since(m.start).Seconds()
 
-	r := &Report{Mode: "idle", Proto: o.Proto, Target: o.Addr, Conc: o.Conc}
+	r := &Report{Mode: "idle", Proto: o.Proto, TLS: o.TLS, Target: o.Addr, Conc: o.Conc}
 	mergeStats(r, all, false)
 	m.finish(r, r.OK)
 	r.Elapsed = openSec

@@ -121,7 +121,7 @@ func RunLogin(ctx context.Context, o Options) (*Report, error) {
 	}
 	wg.Wait()
 	stop()
-	r := &Report{Mode: "login", Proto: o.Proto, Target: o.Addr, Conc: o.Conc, Rate: o.Rate}
+	r := &Report{Mode: "login", Proto: o.Proto, TLS: o.TLS, Target: o.Addr, Conc: o.Conc, Rate: o.Rate}
 	mergeStats(r, all, true)
 	m.finish(r, r.OK)
 	return r, nil

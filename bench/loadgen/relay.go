@@ -46,7 +46,7 @@ func RunRelay(ctx context.Context, o Options) (*Report, error) {
 	}
 	wg.Wait()
 	stop()
-	r := &Report{Mode: "relay", Proto: o.Proto, Target: o.Addr, Conc: o.Conc}
+	r := &Report{Mode: "relay", Proto: o.Proto, TLS: o.TLS, Target: o.Addr, Conc: o.Conc}
 	_, _, bytes := mergeStats(r, all, false)
 	m.finish(r, r.OK)
 	r.Relay = &RelayFigures{Bytes: bytes, Messages: r.OK}

@@ -14,6 +14,7 @@ type Report struct {
 	Label     string            `json:"label,omitempty"` // what was measured, e.g. "nginx"
 	Mode      string            `json:"mode"`
 	Proto     string            `json:"proto"`
+	TLS       bool              `json:"tls,omitempty"`
 	Target    string            `json:"target"`
 	Conc      int               `json:"concurrency"`
 	Rate      float64           `json:"target_rate,omitempty"` // open loop

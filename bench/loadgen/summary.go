@@ -66,6 +66,11 @@ var sumMetrics = map[string][]sumMetric{
 }
 
 func sumGroup(r *Report) string {
+	if r.TLS {
+		c := *r
+		c.TLS, c.Proto = false, r.Proto+"+tls"
+		return sumGroup(&c)
+	}
 	switch r.Mode {
 	case "login":
 		loop := ""
@@ -165,7 +170,8 @@ func sumCell(v float64, n int) string {
 // sumOrder sorts login, relay, idle; then imap, pop3, smtp; then by
 // concurrency.
 func sumOrder(g string) string {
-	rank := map[string]string{"login": "1", "relay": "2", "idle": "3", "imap": "1", "pop3": "2", "smtp": "3"}
+	rank := map[string]string{"login": "1", "relay": "2", "idle": "3", "imap": "1", "pop3": "2", "smtp": "3",
+		"imap+tls": "4", "pop3+tls": "5", "smtp+tls": "6"}
 	f := strings.Fields(g)
 	out := ""
 	for i, x := range f {
