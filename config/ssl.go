@@ -5,8 +5,18 @@ import (
 	"time"
 )
 
-// ngx_mail_ssl_module directives. All of them are known to the parser and
-// marked not supported until the TLS adapter lands (see SetSupported).
+// ngx_mail_ssl_module directives. The loop package marks them supported
+// (SetSupported) and installs SSLValidate, which loads the certificates
+// and keys so that -t reports what a start would. What Go's crypto/tls
+// cannot do is a warning when ignoring it is safe (ssl_dhparam,
+// ssl_certificate_compression, ssl_prefer_server_ciphers, SSLv2/SSLv3 in
+// ssl_protocols) and an error when it is not (ssl_conf_command; engine:
+// and store: keys, reported by SSLValidate).
+
+// SSLValidate, when set, checks a server's TLS material (certificates,
+// keys, CA files, ciphers, curves) at load time. It runs for servers that
+// use TLS on a listener, with starttls or towards backends.
+var SSLValidate func(s *Server) error
 
 func setStarttls(p *parser, d *node) error {
 	st := p.cur()
@@ -45,8 +55,33 @@ func setSSLProtocols(p *parser, d *node) error {
 		if name == "" {
 			return d.nodeErr(`invalid value "%s"`, a)
 		}
+		if name == "SSLv2" || name == "SSLv3" {
+			p.notice("warn", d, `"%s" in "ssl_protocols" is ignored: Go's crypto/tls has no SSL 2 or 3`, a)
+		}
 		s.SSLProtocols = append(s.SSLProtocols, name)
 	}
+	return nil
+}
+
+// setSSLIgnoredFlag is a flag Go's crypto/tls cannot honour: "on" is a
+// warning, the value is kept for -T.
+func setSSLIgnoredFlag(why string, field func(*Server) *bool) func(p *parser, d *node) error {
+	return func(p *parser, d *node) error {
+		v, ok := valFlag(d.args[0])
+		if !ok {
+			return flagErr(d)
+		}
+		if v {
+			p.notice("warn", d, `"%s" is ignored: %s`, d.name, why)
+		}
+		*field(&p.cur().s) = v
+		return nil
+	}
+}
+
+func setSSLDHParam(p *parser, d *node) error {
+	p.notice("warn", d, `"ssl_dhparam" is ignored: Go's crypto/tls has no finite-field DHE cipher suites`)
+	p.cur().s.SSLDHParam = p.path(d.args[0])
 	return nil
 }
 
@@ -83,6 +118,11 @@ func setSSLSessionCache(p *parser, d *node) error {
 }
 
 func setSSLConfCommand(p *parser, d *node) error {
+	if Supported("ssl_conf_command") {
+		// Only reached once TLS is built (the loop package marks the
+		// directive supported to give this message instead of "yet").
+		return d.nodeErr(`"ssl_conf_command" is not supported by mailproxy: it passes commands to OpenSSL, and mailproxy's TLS is Go's crypto/tls`)
+	}
 	s := &p.cur().s
 	if p.first(d) {
 		s.SSLConfCommands = nil
@@ -101,7 +141,7 @@ func sslCheck(st *srvState) error {
 	case st.s.Starttls != StarttlsOff:
 		mode = "starttls"
 	default:
-		return nil
+		return proxySSLCheck(st)
 	}
 	if len(st.s.SSLCertificates) == 0 {
 		return errorf(`no "ssl_certificate" is defined for the "%s" directive in %s:%d`, mode, st.sslFile, st.sslLine)
@@ -109,6 +149,12 @@ func sslCheck(st *srvState) error {
 	if len(st.s.SSLCertificateKeys) < len(st.s.SSLCertificates) {
 		return errorf(`no "ssl_certificate_key" is defined for certificate "%s" and the "%s" directive in %s:%d`,
 			st.s.SSLCertificates[len(st.s.SSLCertificateKeys)], mode, st.sslFile, st.sslLine)
+	}
+	if err := proxySSLCheck(st); err != nil {
+		return err
+	}
+	if SSLValidate != nil && !st.s.ProxySSL && !st.s.ProxyStarttls {
+		return SSLValidate(&st.s)
 	}
 	return nil
 }
@@ -118,13 +164,15 @@ func init() {
 		&directive{name: "starttls", ctx: ctxMailServer, args: take1, gatedByValue: true, set: setStarttls},
 		slotList("ssl_certificate", take1, true, func(s *Server) *[]string { return &s.SSLCertificates }),
 		slotList("ssl_certificate_key", take1, true, func(s *Server) *[]string { return &s.SSLCertificateKeys }),
-		slotFlag("ssl_certificate_compression", func(s *Server) *bool { return &s.SSLCertificateCompression }),
+		&directive{name: "ssl_certificate_compression", ctx: ctxMailServer, args: argFlag,
+			set: setSSLIgnoredFlag("Go's crypto/tls does not compress certificates", func(s *Server) *bool { return &s.SSLCertificateCompression })},
 		slotPath("ssl_password_file", func(s *Server) *string { return &s.SSLPasswordFile }),
-		slotPath("ssl_dhparam", func(s *Server) *string { return &s.SSLDHParam }),
+		&directive{name: "ssl_dhparam", ctx: ctxMailServer, args: take1, set: setSSLDHParam},
 		slotStr("ssl_ecdh_curve", func(s *Server) *string { return &s.SSLECDHCurve }),
 		&directive{name: "ssl_protocols", ctx: ctxMailServer, args: arg1More, multi: true, set: setSSLProtocols},
 		slotStr("ssl_ciphers", func(s *Server) *string { return &s.SSLCiphers }),
-		slotFlag("ssl_prefer_server_ciphers", func(s *Server) *bool { return &s.SSLPreferServerCiphers }),
+		&directive{name: "ssl_prefer_server_ciphers", ctx: ctxMailServer, args: argFlag,
+			set: setSSLIgnoredFlag("Go's crypto/tls chooses the cipher suite itself", func(s *Server) *bool { return &s.SSLPreferServerCiphers })},
 		&directive{name: "ssl_session_cache", ctx: ctxMailServer, args: take12, multi: true, set: setSSLSessionCache},
 		slotFlag("ssl_session_tickets", func(s *Server) *bool { return &s.SSLSessionTickets }),
 		slotList("ssl_session_ticket_key", take1, true, func(s *Server) *[]string { return &s.SSLSessionTicketKeys }),

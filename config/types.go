@@ -185,6 +185,15 @@ type Server struct {
 	SSLCertificateCompression bool
 	SSLConfCommands           []Header // ssl_conf_command name value, in order
 
+	// TLS towards backends (mailproxy extension, config/proxyssl.go)
+	ProxySSL                   bool   // proxy_ssl: implicit TLS to the backend
+	ProxyStarttls              bool   // proxy_starttls: STARTTLS/STLS to the backend
+	ProxySSLTrustedCertificate string // CAs for the backend's certificate; "" = system roots
+	ProxySSLNoVerify           bool   // proxy_ssl_verify off
+	ProxySSLName               string // SNI and verified name; "" = the Auth-Server address
+	ProxySSLCertificate        string // client certificate shown to the backend
+	ProxySSLCertificateKey     string
+
 	// realip
 	SetRealIPFrom []string // CIDRs or "unix:"
 }
