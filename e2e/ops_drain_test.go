@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// opsRefused asserts that nothing accepts on port any more.
+func opsRefused(t testing.TB, port int, when string) {
+	t.Helper()
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), ioWait); err == nil {
+		c.Close()
+		t.Fatalf("%s: port %d still accepts connections", when, port)
+	}
+}
+
+func TestOpsDrainTERM(t *testing.T) {
+	t.Parallel()
+	r := newOpsRig(t, opsOpts{shutdown: "30s"})
+	pre := dialIMAP(t, r.port)
+	pre.send("p1 NOOP\r\n")
+	pre.expect("p1 OK completed")
+	relayed := relayedSession(t, r.port)
+
+	r.signal(t, syscall.SIGTERM)
+	// Not logged in: the protocol's goodbye, then the close.
+	pre.expect("* BYE Server shutting down")
+	pre.expectEOF()
+	opsRefused(t, r.port, "after TERM")
+	// Logged in: goes on until the client is done.
+	echoWorks(relayed, "r2", "draining")
+	relayed.send("r3 NOOP\r\n")
+	relayed.expect("r3 OK NOOP completed")
+	r.p.mustBeAlive(t)
+	relayed.send("r4 LOGOUT\r\n")
+	relayed.expect("* BYE fake backend logging out", "r4 OK LOGOUT completed")
+	relayed.expectEOF()
+	if code := r.waitExit(t); code != 0 {
+		t.Fatalf("exit code %d after TERM drain, want 0\n%s", code, r.p.logs())
+	}
+	log := r.waitLog(t, "session done", 2)
+	if n := strings.Count(log, "shutdown timeout"); n != 0 {
+		t.Fatalf("drain ended by the timeout although the session ended first:\n%s", tail(log, 3000))
+	}
+}
+
+func TestOpsDrainShutdownTimeout(t *testing.T) {
+	t.Parallel()
+	r := newOpsRig(t, opsOpts{shutdown: "1s"})
+	relayed := relayedSession(t, r.port)
+	r.signal(t, syscall.SIGQUIT)
+	// The session says nothing; worker_shutdown_timeout ends it.
+	relayed.expectEOF()
+	if code := r.waitExit(t); code != 0 {
+		t.Fatalf("exit code %d after QUIT and shutdown timeout, want 0\n%s", code, r.p.logs())
+	}
+	r.waitLog(t, "shutdown timeout", 1)
+}
+
+func TestOpsStopINT(t *testing.T) {
+	t.Parallel()
+	// A long shutdown timeout that INT must not wait for.
+	r := newOpsRig(t, opsOpts{shutdown: "10m"})
+	pre := dialIMAP(t, r.port)
+	relayed := relayedSession(t, r.port)
+	r.signal(t, syscall.SIGINT)
+	relayed.expectEOF()
+	pre.drainToEOF(t)
+	if code := r.waitExit(t); code != 0 {
+		t.Fatalf("exit code %d after INT, want 0\n%s", code, r.p.logs())
+	}
+}
+
+func TestOpsDrainGoodbyes(t *testing.T) {
+	t.Parallel()
+	auth := startAuth(t, userAuth(freePort(t)))
+	imap, pop3, smtp := freePort(t), freePort(t), freePort(t)
+	dir := t.TempDir()
+	p := startProxy(t, fmt.Sprintf(`worker_processes 2;
+error_log %s/error.log info;
+worker_shutdown_timeout 30s;
+events {}
+mail {
+    server_name mx.test;
+    auth_http %s/auth;
+    server {
+        listen 127.0.0.1:%d;
+        protocol imap;
+    }
+    server {
+        listen 127.0.0.1:%d;
+        protocol pop3;
+    }
+    server {
+        listen 127.0.0.1:%d;
+        protocol smtp;
+    }
+}
+`, dir, auth.Addr, imap, pop3, smtp))
+	ci := dialIMAP(t, imap)
+	cp := dialPOP3(t, pop3)
+	cs := dialSMTP(t, smtp)
+	cs.send("EHLO c.example\r\n")
+	cs.expect("250-mx.test", "250 AUTH PLAIN LOGIN")
+	if err := syscall.Kill(p.PID, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Each protocol's way of saying "come back later" (RFC 3501 BYE,
+	// RFC 3206 [SYS/TEMP], RFC 5321 421), then the close.
+	f := func(c *client, want string) {
+		t.Helper()
+		c.expect(want)
+		c.expectEOF()
+	}
+	f(ci, "* BYE Server shutting down")
+	f(cp, "-ERR [SYS/TEMP] server shutting down")
+	f(cs, "421 4.3.2 Service shutting down")
+	select {
+	case <-p.done:
+	case <-time.After(opsWait):
+		t.Fatalf("mailproxy still running %v after TERM with only pre-auth sessions", opsWait)
+	}
+	if p.waitErr != nil {
+		t.Fatalf("exit after TERM: %v, want 0\n%s", p.waitErr, p.logs())
+	}
+}
