@@ -6,7 +6,7 @@
 #
 #   scripts/bench-vs-nginx.sh                 # everything
 #   DUR=3s REPS=1 scripts/bench-vs-nginx.sh   # quicker, noisier
-#   ONLY=login scripts/bench-vs-nginx.sh      # login | tls | relay | idle
+#   ONLY=login scripts/bench-vs-nginx.sh      # login | rate | tls | relay | idle
 #   NO_MAILPROXY=1 scripts/bench-vs-nginx.sh  # nginx figures only
 #
 # Knobs (environment): DUR (per run, default 5s), REPS (interleaved
@@ -15,7 +15,8 @@
 # message bytes, 1048576), IDLE_CONNS (pre-auth connections held, 19000),
 # IDLE_SESSIONS (relayed sessions held, 9000), TLS (1: also IMAPS logins on
 # 2x993 with a self-signed P-256 certificate, for each target whose -t
-# accepts ssl; 0: off), OUT (results dir).
+# accepts ssl; 0: off), RATES (open-loop IMAP login rates per second, c=200
+# cap, latency from the intended start; "" skips), OUT (results dir).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +31,7 @@ IDLE_CONNS=${IDLE_CONNS:-19000}
 IDLE_SESSIONS=${IDLE_SESSIONS:-9000}
 ONLY=${ONLY:-}
 TLS=${TLS:-1}
+RATES=${RATES:-"2000"}
 OUT=${OUT:-$(mktemp -d /tmp/bench-vs-nginx.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -175,6 +177,13 @@ if [ -z "$ONLY" ] || [ "$ONLY" = login ]; then
 		"$MB" login -json -label "$t" -proto "$proto" -addr "$(addr $t $proto)" -c "$c" -d "$DUR" -src 8 \
 			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/login-$proto-c$c-$t-$rep.json"
 	done; done; done; done
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = rate ]; then
+	for rate in $RATES; do for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
+		log "login imap open loop rate=$rate rep=$rep $t"
+		"$MB" login -json -label "$t" -rate "$rate" -proto imap -addr "$(addr $t imap)" -c 200 -d "$DUR" -src 8 \
+			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/rate-imap-r$rate-$t-$rep.json"
+	done; done; done
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = tls ]; then
 	for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
