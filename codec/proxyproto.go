@@ -135,7 +135,7 @@ func proxyParseV1(buf []byte, h *ProxyHeader) (int, Result) {
 }
 
 var (
-	proxyCRLF         = []byte("\r\n")
+	proxyCRLF    = []byte("\r\n")
 	proxyUnknown = []byte("UNKNOWN")
 )
 
