@@ -15,7 +15,8 @@
 # message bytes, 1048576), IDLE_CONNS (pre-auth connections held, 19000),
 # IDLE_SESSIONS (relayed sessions held, 9000), TLS (1: also IMAPS logins on
 # 2x993 with a self-signed P-256 certificate, for each target whose -t
-# accepts ssl; 0: off), RATES (open-loop IMAP login rates per second, c=200
+# accepts ssl; 0: off), MAILPROXY_BIN (use this binary instead of building
+# ./cmd/mailproxy from the working tree), RATES (open-loop IMAP login rates per second, c=200
 # cap, latency from the intended start; "" skips), OUT (results dir).
 set -euo pipefail
 
@@ -46,8 +47,11 @@ log() { printf '%s\n' "$*" >&2; }
 mkdir -p "$ROOT/bin"
 (cd "$ROOT" && go build -o bin/mailbench ./bench/cmd/mailbench)
 TARGETS="nginx mailproxy"
+MP_BIN=${MAILPROXY_BIN:-$ROOT/bin/mailproxy}
 if [ -n "${NO_MAILPROXY:-}" ]; then
 	TARGETS="nginx"
+elif [ -n "${MAILPROXY_BIN:-}" ]; then
+	log "using $MAILPROXY_BIN"
 elif ! (cd "$ROOT" && go build -o bin/mailproxy ./cmd/mailproxy) 2>"$OUT/mailproxy-build.log"; then
 	log "mailproxy does not build (see $OUT/mailproxy-build.log): measuring nginx only"
 	TARGETS="nginx"
@@ -136,7 +140,7 @@ tls_check() {
 	if [ "$t" = nginx ]; then
 		nginx -t -p "$dir" -c "$dir/mail.conf" >"$dir/tls-check.log" 2>&1
 	else
-		"$ROOT/bin/mailproxy" -t -c "$dir/mail.conf" >"$dir/tls-check.log" 2>&1
+		"$MP_BIN" -t -c "$dir/mail.conf" >"$dir/tls-check.log" 2>&1
 	fi
 }
 for t in $TARGETS; do
@@ -152,7 +156,7 @@ start_target() {
 	if [ "$t" = nginx ]; then
 		nginx -p "$dir" -c "$dir/mail.conf" >"$dir/stdout.log" 2>&1 &
 	else
-		"$ROOT/bin/mailproxy" -c "$dir/mail.conf" >"$dir/stdout.log" 2>&1 &
+		"$MP_BIN" -c "$dir/mail.conf" >"$dir/stdout.log" 2>&1 &
 	fi
 	TPID[$t]=$!; PIDS+=(${TPID[$t]})
 	wait_port 127.0.0.1:${BASE[$t]}143
@@ -221,7 +225,7 @@ curl -s "http://$AUTH/stats" >"$OUT/mockauth-stats.json" || true
 # --- summary -----------------------------------------------------------------
 {
 	echo "machine: $(nproc) CPUs, $(uname -r), $(go version | cut -d' ' -f3-), $(nginx -v 2>&1 | cut -d' ' -f3-)"
-	echo "mailproxy: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown); loops/workers: $LOOPS; run: $DUR x $REPS interleaved"
+	echo "mailproxy: ${MAILPROXY_BIN:-$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}; loops/workers: $LOOPS; run: $DUR x $REPS interleaved"
 	echo "mock auth_http: $(cat "$OUT/mockauth-stats.json" 2>/dev/null)"
 	"$MB" summary -base nginx -cand mailproxy "$OUT"
 } | tee "$OUT/summary.txt"
