@@ -57,6 +57,8 @@ func (s *session) submitAuth() {
 	if h := srv.ops.authRequest; h != nil {
 		h(s, req)
 	}
+	s.ppAuthRequest(req) // Proxy-Protocol-* (proxyproto.go)
+	s.tlsAuthFields(req)
 	el := s.loop.el
 	started := time.Now()
 	needPass := cfg.Protocol != config.SMTP && (s.method == "apop" || s.method == "cram-md5" || s.method == "external")

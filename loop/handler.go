@@ -57,7 +57,10 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	case *serverRT:
 		return h.openClient(c, ctx)
 	case *backendCtx:
-		return nil, h.openBackend(c, ctx)
+		if a := h.openBackend(c, ctx); a != gnet.None {
+			return nil, a
+		}
+		return ctx.s.ppBackendHeader(), gnet.None // proxy_protocol on|v2 (proxyproto.go)
 	}
 	// The placeholder listener gnet needs: nobody should be here.
 	return nil, gnet.Close
@@ -87,6 +90,16 @@ func (h *handler) openClient(c gnet.Conn, srv *serverRT) ([]byte, gnet.Action) {
 	srv.stats.Enter(PhasePreAuth)
 	s.info("client " + s.clientAddr + " connected to " + srv.listen)
 	s.armTimeout()
+	if srv.ppExpected() {
+		// listen ... proxy_protocol: the header comes first, even before TLS (proxyproto.go).
+		s.ppStart()
+		return nil, gnet.None
+	}
+	if srv.tls != nil && srv.tls.implicit {
+		// listen ... ssl: the greeting follows the handshake.
+		s.tlsStartClient(false)
+		return nil, gnet.None
+	}
 	return srv.ops.greeting(s), gnet.None
 }
 
@@ -112,6 +125,13 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		s := ctx
 		if s.closed {
 			return gnet.Close
+		}
+		if s.pp != nil && s.pp.waiting {
+			s.ppClientData() // PROXY header (proxyproto.go)
+			if s.closed {
+				return gnet.Close
+			}
+			return gnet.None
 		}
 		if s.tls != nil && !s.tls.ready {
 			s.tlsFeedClient(c)

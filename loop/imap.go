@@ -29,7 +29,23 @@ var (
 
 // imapCaps is the CAPABILITY reply, fixed at config time.
 type imapCaps struct {
-	line []byte // "* CAPABILITY ...\r\n"
+	line []byte // "* CAPABILITY ...\r\n": TLS active, or starttls off
+	on   []byte // starttls on, not TLS yet: ... AUTH=... STARTTLS
+	only []byte // starttls only, not TLS yet: ... STARTTLS LOGINDISABLED
+}
+
+// capsFor picks the CAPABILITY reply for the session's TLS state
+// (reference §3.1.4).
+func (c *imapCaps) capsFor(s *session) []byte {
+	if s.tls == nil {
+		switch s.cfg().Starttls {
+		case config.StarttlsOn:
+			return c.on
+		case config.StarttlsOnly:
+			return c.only
+		}
+	}
+	return c.line
 }
 
 func newIMAPCaps(c *config.Server) *imapCaps {
@@ -38,6 +54,7 @@ func newIMAPCaps(c *config.Server) *imapCaps {
 		b = append(b, ' ')
 		b = append(b, cap...)
 	}
+	only := append(append([]byte(nil), b...), " STARTTLS LOGINDISABLED\r\n"...)
 	// nginx's fixed order, whatever the config order.
 	for _, m := range []struct {
 		bit  config.AuthMethods
@@ -48,8 +65,9 @@ func newIMAPCaps(c *config.Server) *imapCaps {
 			b = append(b, m.name...)
 		}
 	}
+	on := append(append([]byte(nil), b...), " STARTTLS\r\n"...)
 	b = append(b, "\r\n"...)
-	return &imapCaps{line: b}
+	return &imapCaps{line: b, on: on, only: only}
 }
 
 // Pre-auth sub-states (session.state).
@@ -164,7 +182,7 @@ func imapCommandStep(s *session, buf []byte, limit int) (int, bool) {
 	tag := cmd.Tag
 	switch cmd.Cmd {
 	case codec.IMAPCapability:
-		s.write(s.srv.caps.line)
+		s.write(s.srv.caps.capsFor(s))
 		s.tagged(tag, imapOK)
 	case codec.IMAPNoop:
 		s.tagged(tag, imapOK)
@@ -179,10 +197,16 @@ func imapCommandStep(s *session, buf []byte, limit int) (int, bool) {
 		s.close("logout")
 		return n, false
 	case codec.IMAPStarttls:
-		// TLS is not built yet: STARTTLS is disabled, as with starttls off.
-		s.tagged(tag, imapBad)
+		if !s.tlsStarttlsOK() {
+			// starttls off, or TLS already: invalid, not counted (nginx).
+			s.tagged(tag, imapBad)
+			break
+		}
+		s.tagged(tag, imapOK)
+		s.tlsStarttls() // drops what was pipelined after STARTTLS
+		return 0, false
 	case codec.IMAPLogin:
-		if cmd.NArgs != 2 || len(cmd.Args[0]) == 0 {
+		if cmd.NArgs != 2 || len(cmd.Args[0]) == 0 || s.tlsOnly() {
 			s.tagged(tag, imapBad)
 			break
 		}
@@ -223,7 +247,7 @@ func (s *session) imapInvalid(cmd *codec.IMAPCommand) {
 // imapAuthenticate starts a SASL exchange. Returns whether to keep parsing.
 func (s *session) imapAuthenticate(cmd *codec.IMAPCommand) bool {
 	tag := cmd.Tag
-	if cmd.NArgs < 1 || cmd.NArgs > 2 {
+	if cmd.NArgs < 1 || cmd.NArgs > 2 || s.tlsOnly() {
 		s.tagged(tag, imapBad)
 		return true
 	}

@@ -60,6 +60,7 @@ type serverRT struct {
 	auth   *AuthClient
 	log    *slog.Logger
 	caps   *imapCaps
+	tls    *tlsServer // TLS material (tls_config.go); nil without TLS
 }
 
 // listenerRT is one bound socket and its accept goroutine. A reload that
@@ -248,6 +249,9 @@ func (rt *runtimeState) buildServers(cfg *config.Config) ([]*serverRT, error) {
 				rt.stats[skey] = st
 			}
 			srv.stats = st
+			if err := srv.tlsInit(l); err != nil {
+				return nil, err
+			}
 			if sc.Protocol == config.IMAP {
 				srv.caps = newIMAPCaps(sc)
 			}

@@ -174,6 +174,7 @@ type tlsConn struct {
 	ready bool   // handshake done and the shim is on the loop
 	plain []byte // decrypted, not yet consumed (pre-auth parsing)
 	rerr  error  // a fatal read error, reported once plain is consumed
+	peer  tlsPeer
 }
 
 func newTLSShim(raw tlsRaw, post func([]byte)) *tlsShim {
@@ -285,8 +286,14 @@ func (t *tlsConn) write(b []byte) error {
 }
 
 // buffered reports ciphertext kept by the shim and plaintext not consumed.
+// In the data phase it is at least 1: crypto/tls may hold whole records
+// it read ahead (during the handshake, too), which only a read reveals.
 func (t *tlsConn) buffered() int {
-	return len(t.plain) + len(t.shim.in)
+	n := len(t.plain) + len(t.shim.in)
+	if t.ready {
+		n++
+	}
+	return n
 }
 
 // closeNotify sends a close_notify alert. Called on the loop, never from
