@@ -47,6 +47,10 @@ type session struct {
 	// TLS state of the client and backend sides (tls.go), nil for plain.
 	tls, btls *tlsConn
 
+	// pp is the incoming PROXY protocol state (proxyproto.go); nil on
+	// listeners without proxy_protocol.
+	pp *ppState
+
 	// backend login
 	upstream     string
 	backendLogin []byte // what the backend logs in as (Auth-User override)
