@@ -112,11 +112,15 @@ func TestOpsReloadUnderLoad(t *testing.T) {
 			wantOK++
 		}
 		r.signal(t, syscall.SIGHUP)
-		m := r.waitMetrics(t, fmt.Sprintf("reload %d counted", i+1), func(m opsMetrics) bool {
+		r.waitMetrics(t, fmt.Sprintf("reload %d counted", i+1), func(m opsMetrics) bool {
 			ok, _ := m.sum("mailproxy_config_reloads_total", "result", "ok")
 			fail, _ := m.sum("mailproxy_config_reloads_total", "result", "fail")
 			return ok == wantOK && fail == wantFail
 		})
+		// A scrape is not a snapshot: the one that saw the count may have
+		// listed the series before the reload changed them. One started
+		// after it has seen the count sees the whole reload.
+		m := r.scrape(t)
 		last := m.val(t, "mailproxy_config_last_reload_successful")
 		if s.broken {
 			if last != 0 {

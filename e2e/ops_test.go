@@ -458,6 +458,7 @@ func TestOpsMetricsAfterTraffic(t *testing.T) {
 		dur, _ := m.sum("mailproxy_session_duration_seconds_count")
 		return cur == 0 && acc >= accepted && dur >= logins
 	})
+	m = r.scrape(t) // not a snapshot: take one that starts after all of it
 	f := func(want float64, name string, kv ...string) {
 		t.Helper()
 		if got := m.val(t, name, append(append([]string(nil), lbl...), kv...)...); got != want {
