@@ -30,6 +30,7 @@ type opsOpts struct {
 	level    string // error_log level; "" is info
 	shutdown string // worker_shutdown_timeout value; "" for none
 	extra    string // directives inside mail{}
+	events   string // directives inside events{}
 }
 
 // opsRig is mailproxy with an admin listener, an error_log file and a pid
@@ -73,7 +74,7 @@ func (r *opsRig) conf(second bool, more string) string {
 	if r.opts.shutdown != "" {
 		fmt.Fprintf(&b, "worker_shutdown_timeout %s;\n", r.opts.shutdown)
 	}
-	fmt.Fprintf(&b, "events {}\nadmin {\n    listen %s;\n}\n", r.admin)
+	fmt.Fprintf(&b, "events {%s}\nadmin {\n    listen %s;\n}\n", r.opts.events, r.admin)
 	fmt.Fprintf(&b, "mail {\n    server_name mx.test;\n    auth_http %s/auth;\n", r.auth.Addr)
 	if x := indent(r.opts.extra+"\n"+more, "    "); strings.TrimSpace(x) != "" {
 		b.WriteString(x + "\n")
@@ -576,5 +577,77 @@ func TestOpsReadyzDuringDrain(t *testing.T) {
 	c.expectEOF()
 	if code := r.waitExit(t); code != 0 {
 		t.Fatalf("exit code %d after drain, want 0\n%s", code, r.p.logs())
+	}
+}
+
+// TestOpsMetricsFailures drives the failure counters: worker_connections
+// reached, auth_http broken, backend refusing, proxy_timeout.
+func TestOpsMetricsFailures(t *testing.T) {
+	t.Parallel()
+	r := newOpsRig(t, opsOpts{events: " worker_connections 3; ", extra: "proxy_timeout 1s;"})
+	lbl := []string{"protocol", "imap", "listener", fmt.Sprintf("127.0.0.1:%d", r.port)}
+	closed := freePort(t) // nothing listens there
+	base := userAuth(r.be.Port)
+	r.auth.setHandler(func(q *authReq) string {
+		switch q.get("Auth-User") {
+		case "refused":
+			return authOK(closed)
+		}
+		return base(q)
+	})
+	idle := func(m opsMetrics) bool { v, _ := m.sum("mailproxy_connections_current"); return v == 0 }
+
+	// worker_connections 3: the fourth client is closed at accept.
+	var held []*client
+	for range 3 {
+		held = append(held, dialIMAP(t, r.port))
+	}
+	c := dial(t, r.port)
+	c.expectEOF()
+	for _, h := range held {
+		h.c.Close()
+	}
+	r.waitMetrics(t, "held clients closed", idle)
+
+	// auth_http closes without answering (twice: the keepalive retry).
+	c = dialIMAP(t, r.port)
+	c.send("a1 LOGIN close secret\r\n")
+	c.expect("* BAD internal server error")
+	c.expectEOF()
+	// The backend refuses the connection.
+	c = dialIMAP(t, r.port)
+	c.send("a1 LOGIN refused secret\r\n")
+	c.expect("* BAD internal server error")
+	c.expectEOF()
+	// A relayed session that stays silent past proxy_timeout.
+	c = relayedSession(t, r.port)
+	c.expectEOF()
+
+	r.waitMetrics(t, "all closed", func(m opsMetrics) bool {
+		v, _ := m.sum("mailproxy_timeouts_total", "phase", "relay")
+		return idle(m) && v == 1
+	})
+	m := r.scrape(t)
+	f := func(want float64, name string, kv ...string) {
+		t.Helper()
+		if got := m.val(t, name, append(append([]string(nil), lbl...), kv...)...); got != want {
+			t.Errorf("%s%v = %v, want %v", name, kv, got, want)
+		}
+	}
+	f(1, "mailproxy_connections_rejected_total", "reason", "limit")
+	f(1, "mailproxy_connections_rejected_total")
+	f(1, "mailproxy_auth_http_requests_total", "result", "error")
+	f(2, "mailproxy_auth_http_requests_total", "result", "ok")
+	f(1, "mailproxy_backend_connect_errors_total", "type", "refused")
+	f(1, "mailproxy_backend_connect_errors_total")
+	f(1, "mailproxy_backend_connect_duration_seconds_count")
+	f(1, "mailproxy_sessions_established_total")
+	f(1, "mailproxy_timeouts_total", "phase", "relay")
+	f(1, "mailproxy_timeouts_total")
+	log := r.waitLog(t, "session done", 3+1+3)
+	for _, want := range []string{"reason: proxy_timeout", "worker_connections are not enough"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("error log has no %q:\n%s", want, tail(log, 3000))
+		}
 	}
 }
