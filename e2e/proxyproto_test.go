@@ -468,3 +468,42 @@ func TestPPToBackendV2(t *testing.T) {
 	c.expect("* BYE fake backend logging out", "a2 OK LOGOUT completed")
 	c.expectEOF()
 }
+
+// TestPPUnixListener: `set_real_ip_from unix:` trusts every unix-socket
+// peer (reference §6); a TCP peer is not trusted by it.
+func TestPPUnixListener(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	be := startBackend(t, backendOpts{})
+	auth := startAuth(t, userAuth(be.Port))
+	port := freePort(t)
+	sock := dir + "/imap.sock"
+	conf := ppConf(dir, auth.Addr, port, "proxy_protocol", "set_real_ip_from unix:;")
+	conf = strings.Replace(conf, "        protocol imap;", "        listen unix:"+sock+" proxy_protocol;\n        protocol imap;", 1)
+	startProxy(t, conf) // waits for the TCP listener; both are bound before serving
+
+	nc, err := net.DialTimeout("unix", sock, ioWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &client{t: t, c: nc, r: bufio.NewReader(nc)}
+	c.send("PROXY TCP4 192.0.2.1 198.51.100.2 4567 143\r\n")
+	c.expect("* OK IMAP4 ready")
+	c.login("a1", "user", "pass")
+	reqs := auth.take()
+	if len(reqs) != 1 {
+		t.Fatalf("%d auth requests", len(reqs))
+	}
+	checkAuthReq(t, reqs[0], ppAuthLines("192.0.2.1", "192.0.2.1", "4567", "198.51.100.2", "143")...)
+
+	c = dial(t, port)
+	c.send("PROXY TCP4 192.0.2.1 198.51.100.2 4567 143\r\n")
+	c.expect("* OK IMAP4 ready")
+	c.login("a1", "user", "pass")
+	reqs = auth.take()
+	if len(reqs) != 1 {
+		t.Fatalf("%d auth requests", len(reqs))
+	}
+	checkAuthReq(t, reqs[0], ppAuthLines("127.0.0.1", "192.0.2.1", "4567", "198.51.100.2", "143")...)
+}
