@@ -238,3 +238,49 @@ func TestOpsSignalFlag(t *testing.T) {
 		t.Fatalf("mailproxy -s reload without a process: exit %d, output %q; want 1 and an [error] line", code, out)
 	}
 }
+
+// A reload that points auth_http elsewhere: new logins ask the new server.
+func TestOpsReloadAuthHTTP(t *testing.T) {
+	t.Parallel()
+	r := newOpsRig(t, opsOpts{})
+	old := r.auth
+	if err := opsLogin(r.port, "user", "pass"); err != nil {
+		t.Fatal(err)
+	}
+	r.auth = startAuth(t, userAuth(r.be.Port))
+	r.rewrite(t, r.conf(false, ""))
+	r.signal(t, syscall.SIGHUP)
+	r.waitMetrics(t, "reload counted", func(m opsMetrics) bool {
+		v, _ := m.sum("mailproxy_config_reloads_total", "result", "ok")
+		return v == 1
+	})
+	if err := opsLogin(r.port, "user", "pass"); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := len(old.requests()), len(r.auth.requests()); n != 1 || m != 1 {
+		t.Fatalf("auth requests: old server %d, new server %d; want 1 and 1", n, m)
+	}
+	m := r.scrape(t)
+	if _, ok := m.sum("mailproxy_auth_http_connections_opened_total", "endpoint", r.auth.Addr); !ok {
+		t.Errorf("no auth_http_connections_opened_total for the new endpoint:\n%s", m.grep("connections_opened"))
+	}
+	// The old server's kept-alive connections are closed (polled: the
+	// close may happen after the reload is counted).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		old.mu.Lock()
+		open := len(old.conns)
+		old.mu.Unlock()
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d kept-alive connections to the old auth_http server still open 5s after the reload", open)
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
+	}
+	if _, ok := m.sum("mailproxy_auth_http_connections_opened_total", "endpoint", old.Addr); ok {
+		t.Errorf("the endpoint no configuration uses any more is still exposed:\n%s", m.grep("connections_opened"))
+	}
+}
