@@ -52,6 +52,8 @@ type pop3Conf struct {
 	capa     []byte // CAPA reply
 	authList []byte // AUTH (no argument) reply
 	salted   bool   // apop or cram-md5 enabled: salt in the greeting
+
+	capaOn, capaOnly []byte // CAPA before STARTTLS (tls_caps.go)
 }
 
 // pop3Mechs lists the SASL mechanisms of a pop3_auth set in nginx's fixed
@@ -94,6 +96,9 @@ func newPOP3Conf(c *config.Server) *pop3Conf {
 		b = append(b, "\r\n"...)
 	}
 	pc.authList = append(b, pop3MultilineEnd...)
+	if c.Starttls != config.StarttlsOff {
+		pc.capaOn, pc.capaOnly = tlsPOP3Capa(c, mechs)
+	}
 	return pc
 }
 
@@ -200,6 +205,13 @@ func (pc *pop3Conf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 		return n, !s.closed
 	}
 	switch cmd.Cmd {
+	case codec.POP3User, codec.POP3Apop, codec.POP3Auth:
+		if s.tlsOnly() {
+			s.pop3Refuse() // starttls only: TLS first (reference §5)
+			return n, !s.closed
+		}
+	}
+	switch cmd.Cmd {
 	case codec.POP3User:
 		if cmd.NArgs != 1 {
 			s.pop3Refuse()
@@ -224,15 +236,23 @@ func (pc *pop3Conf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 		}
 		return n, s.pop3Auth(&cmd)
 	case codec.POP3Capa:
-		s.write(pc.capa)
+		s.write(pc.capaFor(s))
 	case codec.POP3Noop:
 		s.write(pop3OK)
 	case codec.POP3Quit:
 		s.write(pop3OK)
 		s.close("quit")
 		return n, false
+	case codec.POP3Stls:
+		if !s.tlsStarttlsOK() {
+			s.pop3Refuse()
+			break
+		}
+		s.write(pop3OK)
+		s.tlsStarttls() // drops what was pipelined after STLS
+		return 0, false
 	default:
-		// PASS without USER, and STLS: TLS is not built, as starttls off.
+		// PASS without USER.
 		s.pop3Refuse()
 	}
 	return n, !s.closed

@@ -61,6 +61,8 @@ type smtpConf struct {
 	helo     []byte // "250 <sn>"
 	ehlo     []byte // the EHLO reply
 	delay    time.Duration
+
+	ehloOn, ehloOnly []byte // EHLO before STARTTLS (tls_caps.go)
 }
 
 // smtpUnsupportedCaps are extensions mailproxy cannot honour before
@@ -136,6 +138,9 @@ func smtpOpsFor(c *config.Server) (*protoOps, error) {
 		helo:     []byte("250 " + c.ServerName + "\r\n"),
 		ehlo:     smtpEHLOReply(c),
 		delay:    c.SMTPGreetingDelay,
+	}
+	if c.Starttls != config.StarttlsOff {
+		sc.ehloOn, sc.ehloOnly = tlsSMTPEHLO(c)
 	}
 	return &protoOps{
 		name:          "smtp",
@@ -237,9 +242,13 @@ func (sc *smtpConf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 		if cmd.Cmd == codec.SMTPHelo {
 			s.write(sc.helo)
 		} else {
-			s.write(sc.ehlo)
+			s.write(sc.ehloFor(s))
 		}
 	case codec.SMTPAuth:
+		if s.tlsOnly() {
+			s.write(smtpInvalidCommand) // starttls only: TLS first
+			break
+		}
 		if cmd.NArgs == 0 {
 			s.write(smtpInvalidArgument)
 			break
@@ -282,9 +291,17 @@ func (sc *smtpConf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 		s.write(smtpBye)
 		s.close("quit")
 		return n, false
+	case codec.SMTPStarttls:
+		if !s.tlsStarttlsOK() {
+			s.write(smtpInvalidCommand)
+			break
+		}
+		s.write(smtpStartTLSReply)
+		s.tlsStarttls() // drops what was pipelined after STARTTLS
+		return 0, false
 	default:
-		// STARTTLS (TLS is not built: as starttls off), VRFY, EXPN, HELP:
-		// refused, not counted towards max_errors (nginx).
+		// VRFY, EXPN, HELP: refused, not counted towards max_errors
+		// (nginx).
 		s.write(smtpInvalidCommand)
 	}
 	return n, !s.closed
