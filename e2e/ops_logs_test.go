@@ -128,6 +128,24 @@ mail {
 	fail(imap, "* OK IMAP4 ready", "a1 LOGIN backno "+secret("Zq13BackendNo")+"\r\n")
 	fail(imap, "* OK IMAP4 ready", "a1 AUTHENTICATE PLAIN "+payload("\x00bad\x00"+secret("Zq14SaslWrong"))+"\r\n")
 
+	// Malformed credentials: the parser's complaints must not quote them.
+	probe := func(port int, greeting, logout string, steps ...string) {
+		t.Helper()
+		sessions++
+		c := dial(t, port)
+		c.expect(greeting)
+		for _, s := range steps {
+			c.send(s)
+			c.line()
+		}
+		c.send(logout)
+		c.drainToEOF(t)
+	}
+	probe(imap, "* OK IMAP4 ready", "z LOGOUT\r\n", "a1 AUTHENTICATE PLAIN "+payload("user"+secret("Zq15NoNul"))+"\r\n")
+	probe(imap, "* OK IMAP4 ready", "z LOGOUT\r\n", "a1 AUTHENTICATE PLAIN "+secret("Zq16Bad!!!")+"\r\n")
+	probe(imap, "* OK IMAP4 ready", "z LOGOUT\r\n", "a1 AUTHENTICATE PLAIN\r\n", payload("\x00user")+"\r\n")
+	fail(imap, "* OK IMAP4 ready", "a1 LOGIN user "+secret("Zq17Long")+strings.Repeat("x", 9000)+"\r\n")
+
 	// POP3
 	pp := func(steps ...string) {
 		t.Helper()
@@ -147,6 +165,7 @@ mail {
 	pp("USER user\r\n", "+OK", "PASS "+secret("Zp1Pop Pass")+"\r\n", "")
 	pp("AUTH PLAIN "+payload("\x00user\x00"+secret("Zp2PopPlain"))+"\r\n", "")
 	fail(pop3, "+OK POP3 ready", "USER bad\r\n", "PASS "+secret("Zp3PopWrong")+"\r\n")
+	probe(pop3, "+OK POP3 ready", "QUIT\r\n", "AUTH PLAIN "+payload(secret("Zp4NoNul"))+"\r\n")
 
 	// SMTP, with proxy_smtp_auth: the password goes on to the backend too.
 	sm := func(steps ...string) {
@@ -170,6 +189,7 @@ mail {
 	sm("AUTH LOGIN\r\n", "334 VXNlcm5hbWU6", b64("user")+"\r\n", "334 UGFzc3dvcmQ6", payload(secret("Zs2SmtpLogin"))+"\r\n", "")
 	sm("AUTH PLAIN "+payload("\x00ovr\x00"+secret("Zs4SmtpOvr"))+"\r\n", "")
 	fail(smtp, "220 mx.test ESMTP ready", "EHLO c.example\r\n", "AUTH PLAIN "+payload("\x00bad\x00"+secret("Zs3SmtpWrong"))+"\r\n")
+	probe(smtp, "220 mx.test ESMTP ready", "QUIT\r\n", "EHLO c.example\r\n", "AUTH PLAIN "+payload(secret("Zs5NoNul"))+"\r\n")
 
 	// The backends did get the passwords: the scan below is not vacuous.
 	if got := ibe.session(t, 0).Login(); !strings.Contains(got, "Zq1AtomPw") {
