@@ -93,7 +93,7 @@ func (t *tlsServer) verifyChain(chain []*x509.Certificate, now time.Time) (strin
 		switch {
 		case errors.As(err, &ua):
 			last := chain[len(chain)-1]
-			selfSigned := string(last.RawIssuer) == string(last.RawSubject) && last.CheckSignatureFrom(last) == nil
+			selfSigned := string(last.RawIssuer) == string(last.RawSubject) && last.CheckSignature(last.SignatureAlgorithm, last.RawTBSCertificate, last.Signature) == nil
 			switch {
 			case selfSigned && len(chain) == 1:
 				return "self-signed certificate", true
