@@ -128,3 +128,30 @@ mail {
 		t.Fatalf("exit after TERM: %v, want 0\n%s", p.waitErr, p.logs())
 	}
 }
+
+// A session waiting out Auth-Wait when TERM comes is not logged in: it
+// gets the goodbye and does not hold the drain open.
+func TestOpsDrainDuringAuthWait(t *testing.T) {
+	t.Parallel()
+	r := newOpsRig(t, opsOpts{}) // no worker_shutdown_timeout: nothing else ends the drain
+	c := dialIMAP(t, r.port)
+	c.send("a1 LOGIN retry secret\r\n")
+	deadline := time.Now().Add(opsWait)
+	for len(r.auth.requests()) == 0 { // the answer carries Auth-Wait: 1
+		if time.Now().After(deadline) {
+			t.Fatal("no auth request")
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval, bounded by deadline
+	}
+	r.signal(t, syscall.SIGTERM)
+	// The goodbye at once (the wait is cut short) or after the NO.
+	if l := c.line(); l == "a1 NO Invalid login or password" {
+		c.expect("* BYE Server shutting down")
+	} else if l != "* BYE Server shutting down" {
+		t.Fatalf("got %q, want the goodbye", l)
+	}
+	c.expectEOF()
+	if code := r.waitExit(t); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
+	}
+}
