@@ -1,6 +1,9 @@
 package loop
 
 import (
+	"strings"
+	"time"
+
 	"mailproxy/config"
 )
 
@@ -62,6 +65,7 @@ func (rt *runtimeState) reload() {
 			delete(rt.stats, k)
 		}
 	}
+	rt.retireAuthClients(servers, old)
 	if cfg.WorkerProcesses != old.WorkerProcesses {
 		rt.log.Warn("worker_processes changed: the number of event loops changes only on restart")
 	}
@@ -70,6 +74,33 @@ func (rt *runtimeState) reload() {
 	}
 	ConfigReload(true)
 	rt.log.Info("configuration reloaded", "file", cfg.File)
+}
+
+// retireAuthClients closes the auth_http clients no server of the new
+// configuration uses. Logins already in flight finish on their connection;
+// those connections are closed once the old auth_http_timeout has passed.
+func (rt *runtimeState) retireAuthClients(servers []*serverRT, old *config.Config) {
+	used := map[*AuthClient]bool{}
+	addrs := map[string]bool{}
+	for _, srv := range servers {
+		used[srv.auth] = true
+		addrs[srv.cfg.AuthHTTPAddr] = true
+	}
+	grace := time.Duration(0)
+	for _, sc := range old.Mail.Servers {
+		grace = max(grace, sc.AuthHTTPTimeout)
+	}
+	for k, ac := range rt.auths {
+		if used[ac] {
+			continue
+		}
+		delete(rt.auths, k)
+		if addr, _, _ := strings.Cut(k, "|"); !addrs[addr] {
+			AuthConnsOpened(addr, nil)
+		}
+		ac.Close()
+		time.AfterFunc(grace+time.Second, ac.Close)
+	}
 }
 
 // reopenLogs reopens the error_log files (SIGUSR1), for log rotation.
