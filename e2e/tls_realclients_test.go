@@ -18,11 +18,11 @@ import (
 // tlsRealRig is one mailproxy with six listeners: IMAP, POP3 and SMTP,
 // each implicit and with starttls on.
 type tlsRealRig struct {
-	ts                        *tlsSetup
-	imaps, imap, pop3s, pop3  int
-	smtps, smtp               int
-	auth                      *authServer
-	smtpBackend               *smtpBackend
+	ts                       *tlsSetup
+	imaps, imap, pop3s, pop3 int
+	smtps, smtp              int
+	auth                     *authServer
+	smtpBackend              *smtpBackend
 }
 
 func newTLSRealRig(t *testing.T) *tlsRealRig {
