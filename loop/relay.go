@@ -111,6 +111,10 @@ func (ls *loopState) closePreAuth() {
 
 // goodbye sends the protocol's shutdown line and closes the session.
 func (s *session) goodbye() {
-	s.write(s.srv.ops.goodbye)
+	// A connection still sending its PROXY header has not been greeted:
+	// like nginx, close it without a word.
+	if s.pp == nil || !s.pp.waiting {
+		s.write(s.srv.ops.goodbye)
+	}
 	s.close("shutdown")
 }
