@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The README's scale-out recipe, run: HAProxy in TCP mode in front of
+// mailproxy, health-checking /readyz on the admin listener. With PROXY
+// protocol input built (listen ... proxy_protocol), HAProxy also sends
+// send-proxy-v2 and the auth server must see the real client's port.
+
+// opsProxyProtocolBuilt reports whether mailproxy -t accepts
+// "listen ... proxy_protocol" with set_real_ip_from.
+func opsProxyProtocolBuilt(t testing.TB) bool {
+	t.Helper()
+	path := writeConf(t, fmt.Sprintf(`events {}
+mail {
+    auth_http 127.0.0.1:9/auth;
+    set_real_ip_from 127.0.0.1;
+    server {
+        listen 127.0.0.1:%d proxy_protocol;
+        protocol imap;
+    }
+}
+`, freePort(t)))
+	_, code := runProxyTest(t, path)
+	return code == 0
+}
+
+// opsHAProxyStat returns HAProxy's "show stat" status of backend/server.
+func opsHAProxyStat(t testing.TB, sock, backend, server string) string {
+	t.Helper()
+	c, err := net.DialTimeout("unix", sock, ioWait)
+	if err != nil {
+		t.Fatalf("haproxy stats socket: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(ioWait))
+	if _, err := c.Write([]byte("show stat\n")); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(c)
+	status := -1
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ",")
+		if strings.HasPrefix(sc.Text(), "# ") {
+			for i, name := range f {
+				if name == "status" {
+					status = i
+				}
+			}
+			continue
+		}
+		if len(f) > status && status >= 0 && f[0] == backend && f[1] == server {
+			return f[status]
+		}
+	}
+	t.Fatalf("haproxy stat has no %s/%s", backend, server)
+	return ""
+}
+
+func TestOpsHAProxyInFront(t *testing.T) {
+	t.Parallel()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if _, e := os.Stat("/usr/sbin/haproxy"); e != nil {
+			t.Skip("haproxy is not installed (scripts/test.sh installs it)")
+		}
+		bin = "/usr/sbin/haproxy"
+	}
+	pp := opsProxyProtocolBuilt(t)
+	o := opsOpts{shutdown: "30s"}
+	if pp {
+		o.extra = "set_real_ip_from 127.0.0.1;"
+	} else {
+		t.Log("listen ... proxy_protocol is not accepted yet: HAProxy runs without send-proxy-v2")
+	}
+	r := newOpsRigListen(t, o, map[bool]string{true: " proxy_protocol", false: ""}[pp])
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "haproxy.sock")
+	front := freePort(t)
+	send := ""
+	if pp {
+		send = " send-proxy-v2"
+	}
+	cfg := fmt.Sprintf(`global
+    stats socket %s mode 600 level admin
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1m
+    timeout server 1m
+    timeout check 2s
+backend mailproxy_imap
+    balance leastconn
+    option httpchk GET /readyz
+    default-server%s check port %s inter 100ms fall 1 rise 1
+    server mp1 127.0.0.1:%d
+frontend imap
+    bind 127.0.0.1:%d
+    default_backend mailproxy_imap
+`, sock, send, strings.TrimPrefix(r.admin, "127.0.0.1:"), r.port, front)
+	path := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput(); err != nil {
+		t.Fatalf("haproxy -c: %v\n%s", err, out)
+	}
+	hp := startProc(t, "haproxy", "", bin, "-db", "-f", path)
+	hp.waitPort(t, fmt.Sprintf("127.0.0.1:%d", front))
+
+	// The health check sees /readyz 200.
+	deadline := time.Now().Add(opsWait)
+	for opsHAProxyStat(t, sock, "mailproxy_imap", "mp1") != "UP" {
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy never marked mailproxy UP\n%s", hp.logs())
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
+	}
+	c := relayedSession(t, front)
+	if pp {
+		// The auth server sees the client, not HAProxy.
+		_, port, _ := net.SplitHostPort(c.c.LocalAddr().String())
+		reqs := r.auth.requests()
+		if got := reqs[len(reqs)-1].get("Client-Port"); got != port {
+			t.Errorf("Client-Port %q, want the client's port %s (PROXY v2 not applied)", got, port)
+		}
+	}
+	if err := opsLogin(front, "user", "pass"); err != nil {
+		t.Fatalf("login through haproxy: %v", err)
+	}
+
+	// Drain: /readyz 503 takes mailproxy out of rotation; the session that
+	// is already relayed goes on through HAProxy.
+	r.signal(t, syscall.SIGTERM)
+	deadline = time.Now().Add(opsWait)
+	for opsHAProxyStat(t, sock, "mailproxy_imap", "mp1") == "UP" {
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy still has mailproxy UP %v after TERM", opsWait)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
+	}
+	echoWorks(c, "r2", "through-haproxy-while-draining")
+	c.send("r3 LOGOUT\r\n")
+	c.expect("* BYE fake backend logging out", "r3 OK LOGOUT completed")
+	c.expectEOF()
+	if code := r.waitExit(t); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
+	}
+}
+
+// newOpsRigListen is newOpsRig with parameters after the IMAP listen
+// address (" proxy_protocol").
+func newOpsRigListen(t testing.TB, o opsOpts, params string) *opsRig {
+	t.Helper()
+	if params == "" {
+		return newOpsRig(t, o)
+	}
+	if o.level == "" {
+		o.level = "info"
+	}
+	r := &opsRig{opts: o, dir: t.TempDir()}
+	r.be = startBackend(t, backendOpts{})
+	r.auth = startAuth(t, userAuth(r.be.Port))
+	r.port = freePort(t)
+	r.port2 = freePort(t)
+	r.admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	conf := strings.Replace(r.conf(false, ""), "listen 127.0.0.1:"+strconv.Itoa(r.port)+";",
+		"listen 127.0.0.1:"+strconv.Itoa(r.port)+params+";", 1)
+	// startProxy probes the listen address with a bare TCP connect, which a
+	// PROXY listener answers by closing: harmless.
+	r.p = startProxy(t, conf)
+	r.confPath = r.p.cmd.Args[len(r.p.cmd.Args)-1]
+	return r
+}
