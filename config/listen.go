@@ -185,7 +185,6 @@ func (p *parser) listenParam(st *srvState, d *node, l *Listen, v string, addrs [
 			return d.nodeErr(`multipath is not supported on this platform`)
 		}
 		l.Multipath = true
-		p.notice("notice", d, `the "multipath" parameter of the "listen" directive is accepted but mailproxy does not use MPTCP yet`)
 	default:
 		return d.nodeErr(`the invalid "%s" parameter`, v)
 	}

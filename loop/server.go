@@ -275,6 +275,16 @@ func listenKey(srv *serverRT) (key, network, addr string) {
 	return network + " " + addr, network, addr
 }
 
+// listenOf returns the listen directive srv was made for.
+func listenOf(srv *serverRT) *config.Listen {
+	for i := range srv.cfg.Listens {
+		if srv.cfg.Listens[i].Addr == srv.listen {
+			return &srv.cfg.Listens[i]
+		}
+	}
+	return nil
+}
+
 // bind opens the sockets of servers that are not bound yet and points every
 // listener (old or new) at its new server. It returns the new listeners,
 // which do not accept until startAccepting. On error nothing changes.
@@ -288,7 +298,7 @@ func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
 		if network == "unix" {
 			_ = os.Remove(addr)
 		}
-		ln, err := net.Listen(network, addr)
+		ln, err := listenSocket(network, addr, listenOf(srv))
 		if err != nil {
 			rt.closeListeners(opened)
 			return nil, fmt.Errorf("bind() to %s failed (%v)", srv.listen, err)
