@@ -122,7 +122,6 @@ func opsFor(c *config.Server) (*protoOps, error) {
 }
 
 func imapGreet(s *session) []byte {
-	s.imap = &imapState{}
 	return imapGreeting
 }
 
@@ -136,6 +135,11 @@ func (s *session) tagged(tag []byte, rest []byte) {
 }
 
 func imapClientData(s *session) {
+	if s.imap == nil {
+		// Allocated on the first command, not at the greeting: idle
+		// connections are the common case at an ISP edge.
+		s.imap = &imapState{}
+	}
 	limit := s.cfg().IMAPClientBuffer
 	for s.phase == PhasePreAuth && !s.closed && s.client != nil {
 		buf := s.in()
@@ -501,6 +505,17 @@ func printable(b []byte) string {
 	return string(out)
 }
 
+// imapBackendSendLogin sends "<tag> LOGIN {n}", the first login step.
+func imapBackendSendLogin(s *session) {
+	b := append(s.loop.wbuf[:0], s.tag...)
+	b = append(b, " LOGIN {"...)
+	b = strconv.AppendInt(b, int64(len(s.backendLogin)), 10)
+	b = append(b, "}\r\n"...)
+	s.loop.wbuf = b
+	s.bwrite(b)
+	s.imap.backend = imapBackendLoginSent
+}
+
 // imapBackendData drives nginx's backend login dialogue (§3.1.5):
 // greeting, "<tag> LOGIN {n}", user literal, password literal, tagged OK.
 func imapBackendData(s *session) {
@@ -518,13 +533,16 @@ func imapBackendData(s *session) {
 				return
 			}
 			s.bconsume(n)
-			b := append(s.loop.wbuf[:0], s.tag...)
-			b = append(b, " LOGIN {"...)
-			b = strconv.AppendInt(b, int64(len(s.backendLogin)), 10)
-			b = append(b, "}\r\n"...)
-			s.loop.wbuf = b
-			s.bwrite(b)
-			st.backend = imapBackendLoginSent
+			if s.tlsBackendStarttls() {
+				s.bwrite(imapBackendStarttlsCmd) // proxy_starttls (tls_backend.go)
+				st.backend = imapBackendStarttlsSent
+				continue
+			}
+			imapBackendSendLogin(s)
+		case imapBackendStarttlsSent:
+			if !s.imapBackendStarttls(line) {
+				return
+			}
 		case imapBackendLoginSent:
 			if line[0] != '+' {
 				s.backendFail(line)
