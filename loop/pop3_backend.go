@@ -33,12 +33,20 @@ func pop3BackendData(s *session) {
 		switch s.state {
 		case pop3BackendGreeting:
 			s.bconsume(n)
+			if s.tlsBackendStarttls() {
+				s.bwrite(pop3BackendStlsCmd) // proxy_starttls (tls_backend.go)
+				s.state = pop3BackendStlsSent
+				continue
+			}
 			s.pop3BackendSend("USER ", s.backendLogin)
 			s.state = pop3BackendUserSent
 		case pop3BackendUserSent:
 			s.bconsume(n)
 			s.pop3BackendSend("PASS ", s.backendPass)
 			s.state = pop3BackendPassSent
+		case pop3BackendStlsSent:
+			s.pop3BackendStls()
+			return
 		case pop3BackendPassSent:
 			s.write(line)
 			s.bconsume(n)

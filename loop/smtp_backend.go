@@ -100,6 +100,12 @@ func smtpBackendData(s *session) {
 			return
 		}
 		reply := buf[:n]
+		if s.smtpBackendTLSStep(code, reply) { // proxy_starttls (tls_backend.go)
+			if s.closed || s.btls != nil {
+				return
+			}
+			continue
+		}
 		step := s.state
 		if !smtpReplyAccepted(step, code) {
 			s.smtpBackendFail(reply)
