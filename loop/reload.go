@@ -110,6 +110,12 @@ func (rt *runtimeState) reopenLogs() {
 			rt.log.Error("reopening logs failed", "err", err.Error())
 			return
 		}
-		rt.log.Info("logs reopened")
 	}
+	for _, h := range rt.logHandlers {
+		if err := h.Reopen(); err != nil {
+			rt.log.Error("reopening logs failed", "err", err.Error())
+			return
+		}
+	}
+	rt.log.Info("logs reopened")
 }

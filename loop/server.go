@@ -93,6 +93,8 @@ type runtimeState struct {
 	listeners map[string]*listenerRT
 	auths     map[string]*AuthClient
 	stats     map[string]*ListenerStats
+	// per-server error_log handlers, by targets (logs.go)
+	logHandlers map[string]*config.LogHandler
 }
 
 // Run starts the proxy described by cfg and blocks until it is stopped by a
@@ -240,8 +242,12 @@ func (rt *runtimeState) buildServers(cfg *config.Config) ([]*serverRT, error) {
 			rt.auths[key] = ac
 			AuthConnsOpened(sc.AuthHTTPAddr, ac.ConnsOpened)
 		}
+		slog, err := rt.serverLog(sc)
+		if err != nil {
+			return nil, err
+		}
 		for _, l := range sc.Listens {
-			srv := &serverRT{rt: rt, cfg: sc, listen: l.Addr, ops: ops, auth: ac, log: rt.log}
+			srv := &serverRT{rt: rt, cfg: sc, listen: l.Addr, ops: ops, auth: ac, log: slog}
 			skey := sc.Protocol.String() + " " + l.Addr
 			st := rt.stats[skey]
 			if st == nil {
