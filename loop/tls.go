@@ -222,6 +222,13 @@ func (t *tlsConn) toLoop() {
 	sh := t.shim
 	sh.mu.Lock()
 	sh.onLoop = true
+	// The handshake's buffer goes; only leftovers are kept, in a buffer
+	// of their size (an idle session holds none).
+	if len(sh.in) == 0 {
+		sh.in = nil
+	} else {
+		sh.in = append([]byte(nil), sh.in...)
+	}
 	sh.mu.Unlock()
 	t.ready = true
 }
