@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -73,10 +74,16 @@ func (s *session) tlsClientDone(t *tlsConn, starttls bool, err error) {
 		return
 	}
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			s.srv.stats.TLSHandshake("timeout")
+		} else {
+			s.srv.stats.TLSHandshake("fail")
+		}
 		s.info("SSL handshake failed", "err", err.Error())
 		s.close("ssl handshake failed")
 		return
 	}
+	s.srv.stats.TLSHandshake("ok")
 	t.toLoop()
 	cs := t.tc.ConnectionState()
 	peer, res := s.srv.tls.check(cs.PeerCertificates, time.Now())
