@@ -76,6 +76,7 @@ type proc struct {
 	errorLog string      // error_log file parsed from the config, if any
 	done     chan struct{}
 	waitErr  error
+	stopSig  syscall.Signal // 0: SIGINT for mailproxy and nginx (immediate stop), else SIGTERM
 }
 
 var (
@@ -190,11 +191,19 @@ func tail(s string, n int) string {
 	return "...\n" + s[len(s)-n:]
 }
 
-// stop terminates the process (TERM, then KILL after 5 s) and logs its
-// output when the test failed.
+// stop terminates the process (stopSig, then KILL after 5 s) and logs its
+// output when the test failed. SIGINT, not TERM: mailproxy drains on TERM
+// (its documented choice), which would make every test wait for sessions.
 func (p *proc) stop(t testing.TB) {
 	if p.alive() {
-		_ = syscall.Kill(-p.PID, syscall.SIGTERM)
+		sig := p.stopSig
+		if sig == 0 {
+			sig = syscall.SIGTERM
+			if p.name == "mailproxy" || p.name == "nginx" {
+				sig = syscall.SIGINT
+			}
+		}
+		_ = syscall.Kill(-p.PID, sig)
 		select {
 		case <-p.done:
 		case <-time.After(5 * time.Second):
