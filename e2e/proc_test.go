@@ -113,6 +113,10 @@ func startProc(t testing.TB, name, conf, bin string, args ...string) *proc {
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A daemon child that leaves the process group (setsid) may keep the
+	// output pipe open after the process itself is gone: do not let Wait
+	// block on it forever.
+	p.cmd.WaitDelay = 5 * time.Second
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
