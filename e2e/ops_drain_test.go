@@ -155,3 +155,40 @@ func TestOpsDrainDuringAuthWait(t *testing.T) {
 		t.Fatalf("exit code %d, want 0", code)
 	}
 }
+
+func TestOpsReadyzDuringDrain(t *testing.T) {
+	t.Parallel()
+	r := newOpsRig(t, opsOpts{shutdown: "30s"})
+	f := func(path string, want int) {
+		t.Helper()
+		if code, body := r.get(t, path); code != want {
+			t.Fatalf("GET %s: %d %q, want %d", path, code, body, want)
+		}
+	}
+	f("/livez", 200)
+	f("/readyz", 200)
+	f("/nosuch", 404)
+	c := relayedSession(t, r.port)
+	r.signal(t, syscall.SIGTERM)
+	deadline := time.Now().Add(opsWait)
+	for {
+		code, _ := r.get(t, "/readyz")
+		if code == 503 {
+			break
+		}
+		if code != 200 || time.Now().After(deadline) {
+			t.Fatalf("GET /readyz after TERM: %d, want 200 then 503 within %v", code, opsWait)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
+	}
+	f("/livez", 200)
+	// The relayed session holds the drain open; it still works.
+	echoWorks(c, "r2", "draining")
+	f("/readyz", 503)
+	c.send("r3 LOGOUT\r\n")
+	c.expect("* BYE fake backend logging out", "r3 OK LOGOUT completed")
+	c.expectEOF()
+	if code := r.waitExit(t); code != 0 {
+		t.Fatalf("exit code %d after drain, want 0\n%s", code, r.p.logs())
+	}
+}
