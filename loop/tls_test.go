@@ -56,7 +56,7 @@ func (f *tlsFakeRaw) Write(p []byte) (int, error) { return f.out.Write(p) }
 
 // tlsPair runs a server and a client adapter through their handshakes over
 // memory and returns them in the data phase with their fake transports.
-func tlsPair(t *testing.T, version uint16) (srv, cli *tlsConn, srvRaw, cliRaw *tlsFakeRaw) {
+func tlsPair(t testing.TB, version uint16) (srv, cli *tlsConn, srvRaw, cliRaw *tlsFakeRaw) {
 	t.Helper()
 	cert := tlsTestCert(t, "mx.test")
 	pool := x509.NewCertPool()
