@@ -20,6 +20,9 @@ type authOutcome struct {
 	resp codec.AuthResponse
 	err  error
 	msg  string // log text for internal errors
+	// upstream is set when auth_http said OK but the backend could not be
+	// reached: the session log then blames the backend, not auth.
+	upstream string
 }
 
 // startAuth begins an authentication attempt with the credentials in s.
@@ -74,6 +77,7 @@ func (s *session) submitAuth() {
 				out.msg = msg
 			} else if msg := s.dialBackend(el, bctx); msg != "" {
 				out.msg = msg
+				out.upstream = bctx.addr
 			} else {
 				return // OnOpen of the backend conn takes over on the loop
 			}
@@ -183,6 +187,11 @@ func (s *session) authDone(o *authOutcome) {
 	}
 	r := &o.resp
 	switch {
+	case o.msg != "" && o.upstream != "":
+		s.authResult = "ok"
+		s.upstream = o.upstream
+		s.errorf(o.msg)
+		s.internalError("backend connect failed")
 	case o.msg != "":
 		s.authResult = "error"
 		s.errorf(o.msg)

@@ -203,7 +203,8 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = rt.eng.Stop(ctx)
 			cancel()
-			rt.pool.Close()
+			// Workers still waiting on auth_http or a backend dial are not
+			// waited for: their sessions are gone and the process exits.
 			log.Info("exit")
 			return nil
 		}
