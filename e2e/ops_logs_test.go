@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // opsSecretAuth routes each protocol to its fake backend (the login name
@@ -260,7 +261,14 @@ mail {
 	f := func(path string, port int) {
 		t.Helper()
 		want := fmt.Sprintf("listener: 127.0.0.1:%d", port)
-		data, _ := os.ReadFile(path)
+		// The session line is written when the proxy sees the close,
+		// which may be just after the client is done: poll, bounded.
+		var data []byte
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if data, _ = os.ReadFile(path); strings.Contains(string(data), want) {
+				break
+			}
+		}
 		if !strings.Contains(string(data), want) {
 			t.Errorf("%s has no session line with %q; it holds:\n%s", filepath.Base(path), want, tail(string(data), 2000))
 		}
