@@ -19,21 +19,6 @@ func setProtocol(p *parser, d *node) error {
 	return d.nodeErr(`unknown protocol "%s"`, d.args[0])
 }
 
-// setResolver accepts "resolver off" always; an address list only once
-// resolver support has landed (SetSupported("resolver", true)).
-func setResolver(p *parser, d *node) error {
-	s := &p.cur().s
-	if len(d.args) == 1 && d.args[0] == "off" {
-		s.Resolver = nil
-		return nil
-	}
-	if err := p.requireSupported("resolver", d); err != nil {
-		return err
-	}
-	s.Resolver = append([]string(nil), d.args...)
-	return nil
-}
-
 // setProxyProtocol: on | off | v2; off is always fine.
 func setProxyProtocol(p *parser, d *node) error {
 	var v ProxyProtocolOut

@@ -126,8 +126,11 @@ type Server struct {
 	MaxErrors int           // default 5
 	ErrorLogs []LogTarget   // per-server error_log, if any
 
-	Resolver        []string // "" / off = nil
-	ResolverTimeout time.Duration
+	Resolver        []string      // name servers as "ip:port"; off = nil (resolver.go)
+	ResolverTimeout time.Duration // default 30s, for each lookup
+	ResolverValid   time.Duration // valid=; 0: the records' TTL
+	ResolverIPv4    bool          // ipv4= (default on): A records in the forward lookup
+	ResolverIPv6    bool          // ipv6= (default on): AAAA records
 
 	// auth_http
 	AuthHTTP               string // the URL as written
