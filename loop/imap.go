@@ -2,9 +2,7 @@ package loop
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"strconv"
-	"time"
 
 	"mailproxy/codec"
 	"mailproxy/config"
@@ -80,6 +78,13 @@ const (
 	imapAuthExternal
 )
 
+// imapSASL is how IMAP speaks SASL (reference §3.1.1).
+var imapSASL = saslDialect{
+	plainPrompt: imapPlainPrompt, userPrompt: imapUserPrompt, passPrompt: imapPassPrompt,
+	challenge: "+ ", command: imapCommand, plain: imapAuthPlain, loginUser: imapAuthLoginUser,
+	loginPass: imapAuthLoginPass, cramMD5: imapAuthCramMD5, external: imapAuthExternal,
+}
+
 // Backend login sub-states (imapState.backend).
 const (
 	imapBackendGreeting uint8 = iota
@@ -151,7 +156,7 @@ func imapClientData(s *session) {
 		if s.state == imapCommand {
 			n, more = imapCommandStep(s, buf, limit)
 		} else {
-			n, more = imapSASLStep(s, buf, limit)
+			n, more = s.saslReadStep(&imapSASL, buf, limit)
 		}
 		if n > 0 && !s.closed {
 			s.consume(n)
@@ -261,172 +266,11 @@ func (s *session) imapAuthenticate(cmd *codec.IMAPCommand) bool {
 	if hasIR {
 		ir = cmd.Args[1]
 	}
-	enabled := s.cfg().IMAPAuth
-	switch codec.ParseSASLMech(cmd.Args[0]) {
-	case codec.SASLPlain:
-		if !hasIR {
-			s.write(imapPlainPrompt)
-			s.state = imapAuthPlain
-			return true
-		}
-		return s.saslPlain(ir)
-	case codec.SASLLogin:
-		if !hasIR {
-			s.write(imapUserPrompt)
-			s.state = imapAuthLoginUser
-			return true
-		}
-		if !s.saslLoginUser(ir) {
-			return true
-		}
-		s.write(imapPassPrompt)
-		s.state = imapAuthLoginPass
-		return true
-	case codec.SASLCramMD5:
-		if enabled&config.AuthCramMD5 == 0 || hasIR {
-			break
-		}
-		s.ensureSalt()
-		b := append(s.loop.wbuf[:0], "+ "...)
-		b = codec.AppendBase64(b, s.salt)
-		b = append(b, "\r\n"...)
-		s.loop.wbuf = b
-		s.write(b)
-		s.state = imapAuthCramMD5
-		return true
-	case codec.SASLExternal:
-		if enabled&config.AuthExternal == 0 {
-			break
-		}
-		if !hasIR {
-			s.write(imapUserPrompt)
-			s.state = imapAuthExternal
-			return true
-		}
-		return s.saslExternal(ir)
+	if ok, more := s.saslStart(&imapSASL, cmd.Args[0], ir, hasIR, s.cfg().IMAPAuth); ok {
+		return more
 	}
 	s.tagged(tag, imapBad)
 	return true
-}
-
-// imapSASLStep reads one SASL response line.
-func imapSASLStep(s *session, buf []byte, limit int) (int, bool) {
-	line, n, res := codec.ReadLine(buf, limit)
-	switch res {
-	case codec.NeedMore:
-		return 0, false
-	case codec.Invalid:
-		s.tagged(s.tag, imapBad)
-		s.info("client sent too long command")
-		s.close("too long command")
-		return n, false
-	}
-	s.armTimeout()
-	state := s.state
-	s.state = imapCommand
-	switch state {
-	case imapAuthPlain:
-		return n, s.saslPlain(line)
-	case imapAuthLoginUser:
-		if s.saslLoginUser(line) {
-			s.write(imapPassPrompt)
-			s.state = imapAuthLoginPass
-		}
-		return n, true
-	case imapAuthLoginPass:
-		return n, s.saslLoginPass(line)
-	case imapAuthCramMD5:
-		return n, s.saslCramMD5(line)
-	case imapAuthExternal:
-		return n, s.saslExternal(line)
-	}
-	return n, true
-}
-
-// The SASL steps below are shared by the protocols: each returns whether
-// the caller should keep parsing (false once auth has started or the
-// session closed) and answers bad input with the protocol's error.
-
-func (s *session) saslBad() {
-	s.srv.ops.saslInvalid(s)
-}
-
-func (s *session) saslPlain(b64 []byte) bool {
-	dec, login, pass, ok := codec.DecodePlain(s.scratch[:0], b64)
-	s.scratch = dec
-	if !ok {
-		s.info("client sent invalid base64 encoding in AUTH PLAIN command")
-		s.saslBad()
-		return !s.closed
-	}
-	s.login = append(s.login[:0], login...)
-	s.pass = append(s.pass[:0], pass...)
-	wipe(dec)
-	s.startAuth("plain")
-	return false
-}
-
-func (s *session) saslLoginUser(b64 []byte) bool {
-	dec, ok := codec.DecodeBase64(s.scratch[:0], b64)
-	s.scratch = dec
-	if !ok {
-		s.info("client sent invalid base64 encoding in AUTH LOGIN command")
-		s.state = 0
-		s.saslBad()
-		return false
-	}
-	s.login = append(s.login[:0], dec...)
-	return true
-}
-
-func (s *session) saslLoginPass(b64 []byte) bool {
-	dec, ok := codec.DecodeBase64(s.scratch[:0], b64)
-	s.scratch = dec
-	if !ok {
-		s.info("client sent invalid base64 encoding in AUTH LOGIN command")
-		s.saslBad()
-		return !s.closed
-	}
-	s.pass = append(s.pass[:0], dec...)
-	wipe(dec)
-	s.startAuth("plain")
-	return false
-}
-
-func (s *session) saslCramMD5(b64 []byte) bool {
-	dec, login, digest, ok := codec.DecodeCramMD5(s.scratch[:0], b64)
-	s.scratch = dec
-	if !ok {
-		s.info("client sent invalid CRAM-MD5 hash in AUTH CRAM-MD5 command")
-		s.saslBad()
-		return !s.closed
-	}
-	s.login = append(s.login[:0], login...)
-	s.pass = append(s.pass[:0], digest...)
-	s.startAuth("cram-md5")
-	return false
-}
-
-func (s *session) saslExternal(b64 []byte) bool {
-	dec, ok := codec.DecodeBase64(s.scratch[:0], b64)
-	s.scratch = dec
-	if !ok || len(dec) == 0 {
-		s.info("client sent invalid base64 encoding in AUTH EXTERNAL command")
-		s.saslBad()
-		return !s.closed
-	}
-	s.login = append(s.login[:0], dec...)
-	s.pass = s.pass[:0]
-	s.startAuth("external")
-	return false
-}
-
-// ensureSalt makes the session's APOP/CRAM-MD5 salt once; later attempts
-// reuse it, as nginx does.
-func (s *session) ensureSalt() {
-	if len(s.salt) == 0 {
-		s.salt = codec.AppendSalt(s.salt, rand.Uint32(), time.Now().Unix(), s.cfg().ServerName)
-	}
 }
 
 func imapSASLInvalid(s *session) {

@@ -155,7 +155,7 @@ func (pc *pop3Conf) clientData(s *session) {
 		if s.state == pop3Start || s.state == pop3AfterUser {
 			n, more = pc.commandStep(s, buf, limit)
 		} else {
-			n, more = pop3SASLStep(s, buf, limit)
+			n, more = s.saslReadStep(&pop3SASL, buf, limit)
 		}
 		if n > 0 && !s.closed {
 			s.consume(n)
@@ -284,6 +284,13 @@ func (s *session) pop3ParseError(tooLong bool) {
 	}
 }
 
+// pop3SASL is how POP3 speaks SASL (reference §3.2.1).
+var pop3SASL = saslDialect{
+	plainPrompt: pop3PlainPrompt, userPrompt: pop3UserPrompt, passPrompt: pop3PassPrompt,
+	challenge: "+ ", command: pop3Start, plain: pop3AuthPlain, loginUser: pop3AuthLoginUser,
+	loginPass: pop3AuthLoginPass, cramMD5: pop3AuthCramMD5, external: pop3AuthExternal,
+}
+
 // pop3Auth starts a SASL exchange (AUTH <mech> [initial-response]).
 // Returns whether to keep parsing.
 func (s *session) pop3Auth(cmd *codec.POP3Command) bool {
@@ -296,91 +303,11 @@ func (s *session) pop3Auth(cmd *codec.POP3Command) bool {
 	if hasIR {
 		ir = cmd.Args[1]
 	}
-	enabled := s.cfg().POP3Auth
-	switch codec.ParseSASLMech(cmd.Args[0]) {
-	case codec.SASLPlain:
-		if !hasIR {
-			s.write(pop3PlainPrompt)
-			s.state = pop3AuthPlain
-			return true
-		}
-		return s.saslPlain(ir)
-	case codec.SASLLogin:
-		if !hasIR {
-			s.write(pop3UserPrompt)
-			s.state = pop3AuthLoginUser
-			return true
-		}
-		if s.saslLoginUser(ir) {
-			s.write(pop3PassPrompt)
-			s.state = pop3AuthLoginPass
-		}
-		return !s.closed
-	case codec.SASLCramMD5:
-		if enabled&config.AuthCramMD5 == 0 || hasIR {
-			break
-		}
-		s.writeChallenge("+ ")
-		s.state = pop3AuthCramMD5
-		return true
-	case codec.SASLExternal:
-		if enabled&config.AuthExternal == 0 {
-			break
-		}
-		if !hasIR {
-			s.write(pop3UserPrompt)
-			s.state = pop3AuthExternal
-			return true
-		}
-		return s.saslExternal(ir)
+	if ok, more := s.saslStart(&pop3SASL, cmd.Args[0], ir, hasIR, s.cfg().POP3Auth); ok {
+		return more
 	}
 	s.pop3Refuse()
 	return true
-}
-
-// writeChallenge sends "<prefix><base64(salt)>\r\n", the CRAM-MD5
-// challenge of POP3 ("+ ") and SMTP ("334 ").
-func (s *session) writeChallenge(prefix string) {
-	s.ensureSalt()
-	b := append(s.loop.wbuf[:0], prefix...)
-	b = codec.AppendBase64(b, s.salt)
-	b = append(b, "\r\n"...)
-	s.loop.wbuf = b
-	s.write(b)
-}
-
-// pop3SASLStep reads one SASL response line.
-func pop3SASLStep(s *session, buf []byte, limit int) (int, bool) {
-	line, n, res := codec.ReadLine(buf, limit)
-	switch res {
-	case codec.NeedMore:
-		return 0, false
-	case codec.Invalid:
-		s.write(pop3Invalid)
-		s.info("client sent too long command")
-		s.close("too long command")
-		return n, false
-	}
-	s.armTimeout()
-	state := s.state
-	s.state = pop3Start
-	switch state {
-	case pop3AuthPlain:
-		return n, s.saslPlain(line)
-	case pop3AuthLoginUser:
-		if s.saslLoginUser(line) {
-			s.write(pop3PassPrompt)
-			s.state = pop3AuthLoginPass
-		}
-		return n, !s.closed
-	case pop3AuthLoginPass:
-		return n, s.saslLoginPass(line)
-	case pop3AuthCramMD5:
-		return n, s.saslCramMD5(line)
-	case pop3AuthExternal:
-		return n, s.saslExternal(line)
-	}
-	return n, true
 }
 
 func pop3SASLInvalid(s *session) {

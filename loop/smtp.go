@@ -202,7 +202,7 @@ func (sc *smtpConf) clientData(s *session) {
 		if s.state == smtpCommand {
 			n, more = sc.commandStep(s, buf, limit)
 		} else {
-			n, more = smtpSASLStep(s, buf, limit)
+			n, more = s.saslReadStep(&smtpSASL, buf, limit)
 		}
 		if n > 0 && !s.closed {
 			s.consume(n)
@@ -334,6 +334,13 @@ func smtpIsBDAT(line []byte) bool {
 		(line[2]|0x20) == 'a' && (line[3]|0x20) == 't' && (line[4] == ' ' || line[4] == '\r' || line[4] == '\n')
 }
 
+// smtpSASL is how SMTP speaks SASL (reference §3.3.1).
+var smtpSASL = saslDialect{
+	plainPrompt: smtpPlainPrompt, userPrompt: smtpUserPrompt, passPrompt: smtpPassPrompt,
+	challenge: "334 ", command: smtpCommand, plain: smtpAuthPlain, loginUser: smtpAuthLoginUser,
+	loginPass: smtpAuthLoginPass, cramMD5: smtpAuthCramMD5, external: smtpAuthExternal,
+}
+
 // smtpAuth starts a SASL exchange (AUTH <mech> [initial-response]).
 // Returns whether to keep parsing.
 func (s *session) smtpAuth(cmd *codec.SMTPCommand) bool {
@@ -346,81 +353,12 @@ func (s *session) smtpAuth(cmd *codec.SMTPCommand) bool {
 	if hasIR {
 		ir = cmd.Args[1]
 	}
-	enabled := s.cfg().SMTPAuth
-	switch codec.ParseSASLMech(cmd.Args[0]) {
-	case codec.SASLPlain:
-		if !hasIR {
-			s.write(smtpPlainPrompt)
-			s.state = smtpAuthPlain
-			return true
-		}
-		return s.saslPlain(ir)
-	case codec.SASLLogin:
-		if !hasIR {
-			s.write(smtpUserPrompt)
-			s.state = smtpAuthLoginUser
-			return true
-		}
-		// "AUTH LOGIN <b64user>", the Microsoft form (nginx 0.7.34).
-		if s.saslLoginUser(ir) {
-			s.write(smtpPassPrompt)
-			s.state = smtpAuthLoginPass
-		}
-		return !s.closed
-	case codec.SASLCramMD5:
-		if enabled&config.AuthCramMD5 == 0 || hasIR {
-			break
-		}
-		s.writeChallenge("334 ")
-		s.state = smtpAuthCramMD5
-		return true
-	case codec.SASLExternal:
-		if enabled&config.AuthExternal == 0 {
-			break
-		}
-		if !hasIR {
-			s.write(smtpUserPrompt)
-			s.state = smtpAuthExternal
-			return true
-		}
-		return s.saslExternal(ir)
+	// "AUTH LOGIN <b64user>" is the Microsoft form (nginx 0.7.34).
+	if ok, more := s.saslStart(&smtpSASL, cmd.Args[0], ir, hasIR, s.cfg().SMTPAuth); ok {
+		return more
 	}
 	s.write(smtpInvalidCommand)
 	return true
-}
-
-// smtpSASLStep reads one SASL response line.
-func smtpSASLStep(s *session, buf []byte, limit int) (int, bool) {
-	line, n, res := codec.ReadLine(buf, limit)
-	switch res {
-	case codec.NeedMore:
-		return 0, false
-	case codec.Invalid:
-		s.write(smtpInvalidCommand)
-		s.info("client sent too long command")
-		s.close("too long command")
-		return n, false
-	}
-	s.armTimeout()
-	state := s.state
-	s.state = smtpCommand
-	switch state {
-	case smtpAuthPlain:
-		return n, s.saslPlain(line)
-	case smtpAuthLoginUser:
-		if s.saslLoginUser(line) {
-			s.write(smtpPassPrompt)
-			s.state = smtpAuthLoginPass
-		}
-		return n, !s.closed
-	case smtpAuthLoginPass:
-		return n, s.saslLoginPass(line)
-	case smtpAuthCramMD5:
-		return n, s.saslCramMD5(line)
-	case smtpAuthExternal:
-		return n, s.saslExternal(line)
-	}
-	return n, true
 }
 
 func smtpSASLInvalid(s *session) {

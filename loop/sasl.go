@@ -1,0 +1,200 @@
+package loop
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"mailproxy/codec"
+	"mailproxy/config"
+)
+
+// saslDialect is how one protocol speaks SASL: its prompts, the prefix of
+// its CRAM-MD5 challenge, and the pre-auth sub-states (session.state) that
+// wait for each response line. The exchange itself is the same in IMAP,
+// POP3 and SMTP (reference §3).
+type saslDialect struct {
+	plainPrompt, userPrompt, passPrompt []byte
+	challenge                           string // "+ " or "334 "
+
+	command                                        uint8 // the state that reads commands
+	plain, loginUser, loginPass, cramMD5, external uint8
+}
+
+// saslStart begins mechanism mech, with an initial response when hasIR.
+// enabled is the protocol's *_auth set: PLAIN and LOGIN are always
+// accepted, CRAM-MD5 and EXTERNAL only when listed (nginx 1.11.9). ok is
+// false for a mechanism that is unknown or not enabled: the caller answers
+// with its protocol's error. more says whether to keep parsing.
+func (s *session) saslStart(d *saslDialect, mech, ir []byte, hasIR bool, enabled config.AuthMethods) (ok, more bool) {
+	switch codec.ParseSASLMech(mech) {
+	case codec.SASLPlain:
+		if !hasIR {
+			s.write(d.plainPrompt)
+			s.state = d.plain
+			return true, true
+		}
+		return true, s.saslPlain(ir)
+	case codec.SASLLogin:
+		if !hasIR {
+			s.write(d.userPrompt)
+			s.state = d.loginUser
+			return true, true
+		}
+		if s.saslLoginUser(ir) {
+			s.write(d.passPrompt)
+			s.state = d.loginPass
+		}
+		return true, !s.closed
+	case codec.SASLCramMD5:
+		if enabled&config.AuthCramMD5 == 0 || hasIR {
+			return false, true
+		}
+		s.writeChallenge(d.challenge)
+		s.state = d.cramMD5
+		return true, true
+	case codec.SASLExternal:
+		if enabled&config.AuthExternal == 0 {
+			return false, true
+		}
+		if !hasIR {
+			s.write(d.userPrompt)
+			s.state = d.external
+			return true, true
+		}
+		return true, s.saslExternal(ir)
+	}
+	return false, true
+}
+
+// saslReadStep reads one SASL response line at the start of buf and acts
+// on it. It returns the bytes to discard and whether to keep parsing. A
+// line longer than the client buffer gets the protocol's error and a close.
+func (s *session) saslReadStep(d *saslDialect, buf []byte, limit int) (int, bool) {
+	line, n, res := codec.ReadLine(buf, limit)
+	switch res {
+	case codec.NeedMore:
+		return 0, false
+	case codec.Invalid:
+		s.saslBad()
+		s.info("client sent too long command")
+		s.close("too long command")
+		return n, false
+	}
+	s.armTimeout()
+	state := s.state
+	s.state = d.command
+	switch state {
+	case d.plain:
+		return n, s.saslPlain(line)
+	case d.loginUser:
+		if s.saslLoginUser(line) {
+			s.write(d.passPrompt)
+			s.state = d.loginPass
+		}
+		return n, !s.closed
+	case d.loginPass:
+		return n, s.saslLoginPass(line)
+	case d.cramMD5:
+		return n, s.saslCramMD5(line)
+	case d.external:
+		return n, s.saslExternal(line)
+	}
+	return n, true
+}
+
+// The steps below each return whether the caller should keep parsing
+// (false once auth has started or the session closed) and answer bad input
+// with the protocol's error (ops.saslInvalid).
+
+func (s *session) saslBad() {
+	s.srv.ops.saslInvalid(s)
+}
+
+func (s *session) saslPlain(b64 []byte) bool {
+	dec, login, pass, ok := codec.DecodePlain(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok {
+		s.info("client sent invalid base64 encoding in AUTH PLAIN command")
+		s.saslBad()
+		return !s.closed
+	}
+	s.login = append(s.login[:0], login...)
+	s.pass = append(s.pass[:0], pass...)
+	wipe(dec)
+	s.startAuth("plain")
+	return false
+}
+
+func (s *session) saslLoginUser(b64 []byte) bool {
+	dec, ok := codec.DecodeBase64(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok {
+		s.info("client sent invalid base64 encoding in AUTH LOGIN command")
+		s.state = 0
+		s.saslBad()
+		return false
+	}
+	s.login = append(s.login[:0], dec...)
+	return true
+}
+
+func (s *session) saslLoginPass(b64 []byte) bool {
+	dec, ok := codec.DecodeBase64(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok {
+		s.info("client sent invalid base64 encoding in AUTH LOGIN command")
+		s.saslBad()
+		return !s.closed
+	}
+	s.pass = append(s.pass[:0], dec...)
+	wipe(dec)
+	s.startAuth("plain")
+	return false
+}
+
+func (s *session) saslCramMD5(b64 []byte) bool {
+	dec, login, digest, ok := codec.DecodeCramMD5(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok {
+		s.info("client sent invalid CRAM-MD5 hash in AUTH CRAM-MD5 command")
+		s.saslBad()
+		return !s.closed
+	}
+	s.login = append(s.login[:0], login...)
+	s.pass = append(s.pass[:0], digest...)
+	s.startAuth("cram-md5")
+	return false
+}
+
+func (s *session) saslExternal(b64 []byte) bool {
+	dec, ok := codec.DecodeBase64(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok || len(dec) == 0 {
+		s.info("client sent invalid base64 encoding in AUTH EXTERNAL command")
+		s.saslBad()
+		return !s.closed
+	}
+	s.login = append(s.login[:0], dec...)
+	s.pass = s.pass[:0]
+	s.startAuth("external")
+	return false
+}
+
+// ensureSalt makes the session's APOP/CRAM-MD5 salt once; later attempts
+// reuse it, as nginx does.
+func (s *session) ensureSalt() {
+	if len(s.salt) == 0 {
+		s.salt = codec.AppendSalt(s.salt, rand.Uint32(), time.Now().Unix(), s.cfg().ServerName)
+	}
+}
+
+// writeChallenge sends "<prefix><base64(salt)>\r\n", the CRAM-MD5
+// challenge of POP3 ("+ ") and SMTP ("334 ").
+func (s *session) writeChallenge(prefix string) {
+	s.ensureSalt()
+	b := append(s.loop.wbuf[:0], prefix...)
+	b = codec.AppendBase64(b, s.salt)
+	b = append(b, "\r\n"...)
+	s.loop.wbuf = b
+	s.write(b)
+}
