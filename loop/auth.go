@@ -55,7 +55,7 @@ func (s *session) submitAuth() {
 		req.Salt = append([]byte(nil), s.salt...)
 	}
 	if cfg.Protocol == config.SMTP {
-		req.ClientHost = "[UNAVAILABLE]"
+		req.ClientHost = s.smtpHost() // resolver.go
 	}
 	if h := srv.ops.authRequest; h != nil {
 		h(s, req)

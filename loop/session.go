@@ -28,6 +28,7 @@ type session struct {
 
 	clientAddr string // "ip:port", captured on open
 	clientIP   string
+	clientHost string // SMTP: Client-Host / XCLIENT NAME= (resolver.go); "" until known
 	clientPort int
 	start      time.Time
 

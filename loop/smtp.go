@@ -63,6 +63,8 @@ type smtpConf struct {
 	delay    time.Duration
 
 	ehloOn, ehloOnly []byte // EHLO before STARTTLS (tls_caps.go)
+
+	res *resolverRT // resolver (resolver.go); nil without
 }
 
 // smtpUnsupportedCaps are extensions mailproxy cannot honour before
@@ -138,6 +140,7 @@ func smtpOpsFor(c *config.Server) (*protoOps, error) {
 		helo:     []byte("250 " + c.ServerName + "\r\n"),
 		ehlo:     smtpEHLOReply(c),
 		delay:    c.SMTPGreetingDelay,
+		res:      newResolverRT(c),
 	}
 	if c.Starttls != config.StarttlsOff {
 		sc.ehloOn, sc.ehloOnly = tlsSMTPEHLO(c)
@@ -161,6 +164,9 @@ func smtpOpsFor(c *config.Server) (*protoOps, error) {
 func (sc *smtpConf) greet(s *session) []byte {
 	s.tag = s.tag[:0]
 	s.reply = s.reply[:0]
+	if sc.res != nil && s.clientHost == "" && sc.resolveStart(s) {
+		return nil // resolver.go greets when the lookups end
+	}
 	if sc.delay <= 0 {
 		s.state = smtpCommand
 		return sc.greeting
@@ -190,6 +196,9 @@ func (sc *smtpConf) clientData(s *session) {
 		buf := s.in()
 		if len(buf) == 0 {
 			return
+		}
+		if s.state == smtpResolving {
+			return // not read until the lookups end (resolver.go)
 		}
 		if s.state == smtpGreetingPending {
 			s.info("client was rejected before greeting: \"" + printable(buf) + "\"")

@@ -147,8 +147,7 @@ func (s *session) smtpBackendSend(step uint8) bool {
 		if cfg.ProxySMTPAuth {
 			login = smtpNoLogin
 		}
-		// Without a resolver the name is [UNAVAILABLE], as in nginx.
-		b = codec.AppendXClient(b, s.clientIP, login, "[UNAVAILABLE]")
+		b = codec.AppendXClient(b, s.clientIP, login, s.smtpHost()) // resolver.go
 	case smtpBackendClientHelo:
 		b = append(b, s.tag...)
 		b = append(b, smtpCRLF...)

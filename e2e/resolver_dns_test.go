@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// dnsServer is a tiny authoritative DNS server over UDP on 127.0.0.1 for
+// the resolver tests. Its messages are built by hand (RFC 1035 §4.1):
+// header, the question echoed, answer RRs whose owner is a compression
+// pointer to the question name. Every name not in the table is NXDOMAIN.
+type dnsServer struct {
+	Addr string // "127.0.0.1:PORT"
+	pc   net.PacketConn
+
+	mu      sync.Mutex
+	table   map[string]dnsAnswer // key: "PTR 2.0.0.127.in-addr.arpa" or "A name" (no final dot, lower case)
+	queries []string             // "TYPE name" in arrival order
+	seen    chan string          // each query, if the test listens
+	release chan struct{}        // closed at test end: gated and hung answers give up
+	wg      sync.WaitGroup
+}
+
+// dnsAnswer is what the server says to one question.
+type dnsAnswer struct {
+	rcode uint16        // 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN
+	names []string      // PTR targets (wire labels, may hold any byte but '.')
+	addrs []netip.Addr  // A / AAAA data (filtered by the question type)
+	hang  bool          // never answer
+	gate  chan struct{} // answer only once closed
+}
+
+const (
+	dnsTypeA    = 1
+	dnsTypePTR  = 12
+	dnsTypeAAAA = 28
+)
+
+func startDNS(t testing.TB) *dnsServer {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dnsServer{Addr: pc.LocalAddr().String(), pc: pc, table: map[string]dnsAnswer{},
+		release: make(chan struct{})}
+	d.wg.Add(1)
+	go d.serve()
+	t.Cleanup(func() {
+		close(d.release)
+		pc.Close()
+		d.wg.Wait()
+	})
+	return d
+}
+
+// ptr sets the PTR answer for IPv4 address ip.
+func (d *dnsServer) ptr(ip string, a dnsAnswer) {
+	d.set("PTR "+dnsReverse(ip), a)
+}
+
+// fwd sets the A and AAAA answer for name; AAAA gets the IPv6 addresses
+// of a (none: an empty NOERROR answer).
+func (d *dnsServer) fwd(name string, a dnsAnswer) {
+	d.set("A "+name, a)
+	d.set("AAAA "+name, a)
+}
+
+func (d *dnsServer) set(key string, a dnsAnswer) {
+	d.mu.Lock()
+	d.table[strings.ToLower(key)] = a
+	d.mu.Unlock()
+}
+
+// count is how many queries of "TYPE name" arrived.
+func (d *dnsServer) count(key string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, q := range d.queries {
+		if q == strings.ToLower(key) {
+			n++
+		}
+	}
+	return n
+}
+
+func dnsReverse(ip string) string {
+	a := netip.MustParseAddr(ip).As4()
+	return strconv.Itoa(int(a[3])) + "." + strconv.Itoa(int(a[2])) + "." + strconv.Itoa(int(a[1])) + "." +
+		strconv.Itoa(int(a[0])) + ".in-addr.arpa"
+}
+
+func (d *dnsServer) serve() {
+	defer d.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := d.pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		q := append([]byte(nil), buf[:n]...)
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.answer(q, from)
+		}()
+	}
+}
+
+// answer parses one query and replies from the table.
+func (d *dnsServer) answer(q []byte, from net.Addr) {
+	if len(q) < 12 || binary.BigEndian.Uint16(q[4:]) != 1 {
+		return
+	}
+	name, end, ok := dnsReadName(q, 12)
+	if !ok || end+4 > len(q) {
+		return
+	}
+	qtype := binary.BigEndian.Uint16(q[end:])
+	tname := map[uint16]string{dnsTypeA: "A", dnsTypePTR: "PTR", dnsTypeAAAA: "AAAA"}[qtype]
+	key := strings.ToLower(tname + " " + name)
+	d.mu.Lock()
+	d.queries = append(d.queries, key)
+	a, found := d.table[key]
+	seen := d.seen
+	d.mu.Unlock()
+	if seen != nil {
+		select {
+		case seen <- key:
+		case <-d.release:
+			return
+		}
+	}
+	if !found {
+		a = dnsAnswer{rcode: 3}
+	}
+	if a.hang {
+		return
+	}
+	if a.gate != nil {
+		select {
+		case <-a.gate:
+		case <-d.release:
+			return
+		}
+	}
+	var rr [][]byte
+	for _, n := range a.names {
+		if qtype == dnsTypePTR {
+			rr = append(rr, dnsRR(dnsTypePTR, dnsName(n)))
+		}
+	}
+	for _, ip := range a.addrs {
+		switch {
+		case qtype == dnsTypeA && ip.Is4():
+			b := ip.As4()
+			rr = append(rr, dnsRR(dnsTypeA, b[:]))
+		case qtype == dnsTypeAAAA && ip.Is6():
+			b := ip.As16()
+			rr = append(rr, dnsRR(dnsTypeAAAA, b[:]))
+		}
+	}
+	// Header: same ID; QR, AA, the query's RD, RA; rcode.
+	resp := make([]byte, 12, 512)
+	copy(resp, q[:2])
+	flags := uint16(0x8400) | uint16(q[2]&1)<<8 | 0x80 | a.rcode
+	binary.BigEndian.PutUint16(resp[2:], flags)
+	binary.BigEndian.PutUint16(resp[4:], 1)
+	binary.BigEndian.PutUint16(resp[6:], uint16(len(rr)))
+	resp = append(resp, q[12:end+4]...)
+	for _, r := range rr {
+		resp = append(resp, r...)
+	}
+	_, _ = d.pc.WriteTo(resp, from)
+}
+
+// dnsRR is one answer record: owner = pointer to the question name at
+// offset 12, class IN, TTL 60.
+func dnsRR(typ uint16, data []byte) []byte {
+	b := []byte{0xc0, 12, 0, 0, 0, 1, 0, 0, 0, 60, 0, 0}
+	binary.BigEndian.PutUint16(b[2:], typ)
+	binary.BigEndian.PutUint16(b[10:], uint16(len(data)))
+	return append(b, data...)
+}
+
+// dnsName encodes a dotted name as labels; bytes other than '.' go through
+// unchanged, so a test can put '_' or a space into a label.
+func dnsName(name string) []byte {
+	var b []byte
+	for _, l := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		b = append(b, byte(len(l)))
+		b = append(b, l...)
+	}
+	return append(b, 0)
+}
+
+// dnsReadName reads an uncompressed name at off (queries carry no
+// pointers) and returns it without the final dot.
+func dnsReadName(m []byte, off int) (string, int, bool) {
+	var labels []string
+	for off < len(m) {
+		n := int(m[off])
+		off++
+		if n == 0 {
+			return strings.Join(labels, "."), off, true
+		}
+		if n > 63 || off+n > len(m) {
+			return "", 0, false
+		}
+		labels = append(labels, string(m[off:off+n]))
+		off += n
+	}
+	return "", 0, false
+}

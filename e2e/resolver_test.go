@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"bufio"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+	"testing"
+)
+
+// The SMTP resolver (reference §3.3.4): a PTR lookup of the client address,
+// the name checked against [A-Za-z0-9.-], a forward lookup that must give
+// the client's address back; the result is Client-Host in auth_http and
+// NAME= in XCLIENT. Clients connect from distinct 127.0.0.x addresses so
+// that the fake DNS server gives each a different answer.
+
+// dialFrom connects to 127.0.0.1:port from source address ip.
+func dialFrom(t testing.TB, ip string, port int) *client {
+	t.Helper()
+	d := net.Dialer{Timeout: ioWait, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c, err := d.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatalf("dial %d from %s: %v", port, ip, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &client{t: t, c: c, r: bufio.NewReaderSize(c, 64<<10)}
+}
+
+// resolverTable fills d with one client address per case.
+func resolverTable(d *dnsServer) {
+	ip := netip.MustParseAddr
+	d.ptr("127.0.0.2", dnsAnswer{names: []string{"ok.test"}})
+	d.fwd("ok.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.2")}})
+	// 127.0.0.3: no PTR record at all (NXDOMAIN).
+	d.ptr("127.0.0.4", dnsAnswer{rcode: 2})
+	d.ptr("127.0.0.5", dnsAnswer{names: []string{"bad_name.test"}})
+	d.fwd("bad_name.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.5")}})
+	d.ptr("127.0.0.6", dnsAnswer{names: []string{"has space.test"}})
+	d.fwd("has space.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.6")}})
+	d.ptr("127.0.0.7", dnsAnswer{names: []string{"mismatch.test"}})
+	d.fwd("mismatch.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.99")}})
+	d.ptr("127.0.0.8", dnsAnswer{names: []string{"fwdnx.test"}}) // no A record: NXDOMAIN
+	d.ptr("127.0.0.9", dnsAnswer{names: []string{"fwdfail.test"}})
+	d.fwd("fwdfail.test", dnsAnswer{rcode: 2})
+	d.ptr("127.0.0.10", dnsAnswer{hang: true})
+	d.ptr("127.0.0.11", dnsAnswer{}) // NOERROR, no answer
+	d.ptr("127.0.0.12", dnsAnswer{names: []string{"fwdempty.test"}})
+	d.fwd("fwdempty.test", dnsAnswer{})
+	d.ptr("127.0.0.13", dnsAnswer{names: []string{"fwdhang.test"}})
+	d.fwd("fwdhang.test", dnsAnswer{hang: true})
+	d.ptr("127.0.0.14", dnsAnswer{names: []string{"Multi-1.Example.test"}})
+	d.fwd("multi-1.example.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.99"), ip("127.0.0.14")}})
+	d.ptr("127.0.0.15", dnsAnswer{names: []string{"first.test", "second.test"}})
+	d.fwd("first.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.15")}})
+	d.fwd("second.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.15")}})
+}
+
+// resolverRig is an SMTP rig whose mail{} uses the fake DNS server.
+func newResolverRig(t *testing.T, extra string) (*smtpRig, *dnsServer) {
+	t.Helper()
+	d := startDNS(t)
+	resolverTable(d)
+	return newSMTPRig(t, "resolver "+d.Addr+";\nresolver_timeout 1s;\n"+extra), d
+}
+
+// TestSMTPResolverClientHost checks Client-Host and XCLIENT NAME= for
+// every outcome of the lookups.
+func TestSMTPResolverClientHost(t *testing.T) {
+	t.Parallel()
+	r, _ := newResolverRig(t, "")
+	plain := "AUTH PLAIN " + b64("\x00user\x00pass") + "\r\n"
+	f := func(ip, want string) {
+		t.Helper()
+		n := r.be.count()
+		nreq := len(r.auth.requests())
+		c := dialFrom(t, ip, r.port)
+		c.expect("220 mx.test ESMTP ready")
+		c.send(plain)
+		c.expect("235 2.0.0 OK")
+		reqs := r.auth.requests()
+		if len(reqs) != nreq+1 {
+			t.Fatalf("%s: got %d auth requests, want 1", ip, len(reqs)-nreq)
+		}
+		if got := reqs[nreq].get("Client-IP"); got != ip {
+			t.Fatalf("%s: Client-IP %q", ip, got)
+		}
+		if got := reqs[nreq].get("Client-Host"); got != want {
+			t.Fatalf("%s: Client-Host %q, want %q", ip, got, want)
+		}
+		xc := "EHLO mx.test\r\nXCLIENT ADDR=" + ip + " LOGIN=user NAME=" + want + "\r\n"
+		if got := r.be.session(t, n).Lines(); got != xc {
+			t.Fatalf("%s: backend got %q, want %q", ip, got, xc)
+		}
+		c.send("QUIT\r\n")
+		c.expect("221 2.0.0 Bye")
+		c.expectEOF()
+	}
+	f("127.0.0.2", "ok.test")
+	f("127.0.0.3", "[UNAVAILABLE]")         // PTR NXDOMAIN
+	f("127.0.0.4", "[TEMPUNAVAIL]")         // PTR SERVFAIL
+	f("127.0.0.5", "[TEMPUNAVAIL]")         // '_' in the PTR name (nginx 1.29.7, CVE-2026-28753; in Debian's 1.22.1 too)
+	f("127.0.0.6", "[TEMPUNAVAIL]")         // a space in the PTR name
+	f("127.0.0.7", "[UNAVAILABLE]")         // forward lookup gives another address
+	f("127.0.0.8", "[UNAVAILABLE]")         // forward NXDOMAIN
+	f("127.0.0.9", "[TEMPUNAVAIL]")         // forward SERVFAIL
+	f("127.0.0.10", "[TEMPUNAVAIL]")        // PTR timeout (resolver_timeout 1s)
+	f("127.0.0.11", "[UNAVAILABLE]")        // PTR: empty answer (nginx: "3: Host not found")
+	f("127.0.0.12", "[UNAVAILABLE]")        // forward: empty answers (nginx: "3: Host not found")
+	f("127.0.0.13", "[TEMPUNAVAIL]")        // forward timeout
+	f("127.0.0.14", "multi-1.example.test") // one of several addresses matches; nginx lower-cases
+	f("127.0.0.15", "first.test")           // the first PTR name is used
+}
+
+// TestSMTPResolverGreetingWaits: the greeting is held until the lookups
+// end, and what the client sends meanwhile is not read: without a
+// greeting delay it is answered after the greeting, with one it is an
+// early talker (nginx's block_reading, then invalid_pipelining).
+func TestSMTPResolverGreetingWaits(t *testing.T) {
+	t.Parallel()
+	f := func(extra string, want ...string) {
+		t.Helper()
+		d := startDNS(t)
+		gate := make(chan struct{})
+		d.seen = make(chan string, 16)
+		d.ptr("127.0.0.20", dnsAnswer{names: []string{"early.test"}, gate: gate})
+		d.fwd("early.test", dnsAnswer{addrs: []netip.Addr{netip.MustParseAddr("127.0.0.20")}})
+		r := newSMTPRig(t, "resolver "+d.Addr+";\n"+extra)
+		// The rig's readiness probe came from 127.0.0.1: drop its queries.
+		for len(d.seen) > 0 {
+			<-d.seen
+		}
+		c := dialFrom(t, "127.0.0.20", r.port)
+		select {
+		case q := <-d.seen:
+			for q != "ptr 20.0.0.127.in-addr.arpa" {
+				q = <-d.seen
+			}
+		case <-time.After(ioWait):
+			t.Fatal("no PTR query")
+		}
+		c.send("EHLO early.client\r\n")
+		if l, err := c.readLine(200 * time.Millisecond); err == nil {
+			t.Fatalf("got %q while the PTR lookup is pending", l)
+		}
+		close(gate)
+		c.expect(want...)
+	}
+	f("", "220 mx.test ESMTP ready", "250-mx.test", "250 AUTH PLAIN LOGIN")
+	f("smtp_greeting_delay 1s;", "503 5.5.0 Improper use of SMTP command pipelining")
+}
+
+// TestSMTPResolverCache: a second connection from the same address is
+// answered from the cache (the records' TTL is 60s).
+func TestSMTPResolverCache(t *testing.T) {
+	t.Parallel()
+	r, d := newResolverRig(t, "")
+	for range 2 {
+		c := dialFrom(t, "127.0.0.2", r.port)
+		c.expect("220 mx.test ESMTP ready")
+		c.send("QUIT\r\n")
+		c.expect("221 2.0.0 Bye")
+		c.expectEOF()
+	}
+	if n := d.count("PTR 2.0.0.127.in-addr.arpa"); n != 1 {
+		t.Fatalf("%d PTR queries, want 1", n)
+	}
+	if n := d.count("A ok.test"); n != 1 {
+		t.Fatalf("%d A queries, want 1", n)
+	}
+}
+
+// TestIMAPResolverUnused: the resolver is SMTP only; an IMAP server
+// accepts it and never asks, and sends no Client-Host.
+func TestIMAPResolverUnused(t *testing.T) {
+	t.Parallel()
+	d := startDNS(t)
+	resolverTable(d)
+	r := newIMAPRig(t, "resolver "+d.Addr+";", backendOpts{})
+	c := dialIMAP(t, r.port)
+	c.login("a1", "user", "pass")
+	reqs := r.auth.requests()
+	if len(reqs) != 1 || reqs[0].get("Client-Host") != "" || strings.Contains(reqs[0].Raw, "Client-Host") {
+		t.Fatalf("auth requests %+v", reqs)
+	}
+	d.mu.Lock()
+	q := d.queries
+	d.mu.Unlock()
+	if len(q) != 0 {
+		t.Fatalf("IMAP server sent DNS queries %q", q)
+	}
+}
