@@ -18,7 +18,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	mailproxyBin = filepath.Join(dir, "mailproxy")
-	build := exec.Command("go", "build", "-o", mailproxyBin, "./cmd/mailproxy")
+	args := []string{"build", "-o", mailproxyBin}
+	if os.Getenv("E2E_RACE") == "1" {
+		// A race-detector build of mailproxy: run with
+		// GORACE=log_path=/tmp/race/mp and read the reports it leaves.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "./cmd/mailproxy")...)
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil && os.Getenv("E2E_PROXY") != "nginx" {
 		fmt.Fprintf(os.Stderr, "e2e: FAIL: cannot build ./cmd/mailproxy: %v\n%s\n", err, out)
