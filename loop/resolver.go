@@ -166,8 +166,12 @@ func (r *resolverRT) clientHost(ip netip.Addr) (host, logMsg string) {
 // logs ("" for none).
 func resolverDecide(ip netip.Addr, ptr dnsResult, forward func(name string) dnsResult) (host, logMsg string) {
 	if ptr.code != dnsOK || len(ptr.names) == 0 {
-		return resolverFallback(ptr.code), ip.String() + " could not be resolved (" +
-			resolverCode(ptr.code) + ") while in resolving client address"
+		code := ptr.code
+		if code == dnsOK {
+			code = dnsNXDomain // no PTR record: nginx's "Host not found"
+		}
+		return resolverFallback(code), ip.String() + " could not be resolved (" +
+			resolverCode(code) + ") while in resolving client address"
 	}
 	name := ptr.names[0]
 	if !resolverValidName(name) {
