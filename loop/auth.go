@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
 	"syscall"
 	"time"
@@ -23,6 +24,9 @@ type authOutcome struct {
 	// upstream is set when auth_http said OK but the backend could not be
 	// reached: the session log then blames the backend, not auth.
 	upstream string
+	// backend is set when auth_http said OK and the loop is to connect
+	// (gnetraw: dial.go), nil when the worker dialed.
+	backend *backendCtx
 }
 
 // startAuth begins an authentication attempt with the credentials in s.
@@ -75,6 +79,8 @@ func (s *session) submitAuth() {
 			srv.stats.AuthDone("ok", time.Since(started))
 			if bctx, msg := s.checkBackend(r, req, needPass); msg != "" {
 				out.msg = msg
+			} else if srv.rt.raw != nil {
+				out.backend = bctx // the loop connects (dial.go)
 			} else if msg := s.dialBackend(el, bctx); msg != "" {
 				out.msg = msg
 				out.upstream = bctx.addr
@@ -131,6 +137,9 @@ func (s *session) checkBackend(r *codec.AuthResponse, req *codec.AuthRequest, ne
 		return nil, "auth http server " + peer + " did not send password"
 	}
 	b := &backendCtx{s: s, addr: net.JoinHostPort(ip.String(), strconv.Itoa(port))}
+	if a, ok := netip.AddrFromSlice(ip); ok {
+		b.ap = netip.AddrPortFrom(a.Unmap(), uint16(port))
+	}
 	b.login = req.User
 	if r.HasUser {
 		b.login = r.User
@@ -187,6 +196,8 @@ func (s *session) authDone(o *authOutcome) {
 	}
 	r := &o.resp
 	switch {
+	case o.backend != nil:
+		s.connectBackend(o.backend)
 	case o.msg != "" && o.upstream != "":
 		s.authResult = "ok"
 		s.upstream = o.upstream

@@ -18,6 +18,7 @@ type loopState struct {
 	idx   int
 	epfd  int // the loop's epoll fd, for pausing reads; -1 if unknown
 	clock *clock
+	raw   *rawLoop // gnetraw's handle of el; nil without gnetraw
 
 	timers timerHeap
 	paused []*session

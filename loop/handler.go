@@ -2,6 +2,8 @@ package loop
 
 import (
 	"net"
+	"net/netip"
+	"os"
 	"strconv"
 	"time"
 
@@ -14,6 +16,29 @@ type handler struct {
 	gnet.BuiltinEventEngine
 	rt     *runtimeState
 	booted chan struct{}
+	// rawDone receives gnetraw's view of the loops (nil: unavailable) from
+	// the first OnTick; ticked is touched only by gnet's ticker goroutine.
+	rawDone chan *rawEngine
+	ticked  bool
+}
+
+// OnTick runs once, on gnet's ticker goroutine, to find the event loops
+// for gnetraw (gnetraw.go); the clock (clock.go) does the timing.
+func (h *handler) OnTick() (time.Duration, gnet.Action) {
+	if !h.ticked {
+		h.ticked = true
+		var re *rawEngine
+		// MAILPROXY_GNETRAW=off keeps gnet's Register/Enroll path, to
+		// compare the two.
+		if os.Getenv("MAILPROXY_GNETRAW") != "off" {
+			var err error
+			if re, err = rawInit(h.rt.eng); err != nil {
+				h.rt.log.Warn("accepting and dialing through net.Conn (slower)", "err", err.Error())
+			}
+		}
+		h.rawDone <- re
+	}
+	return 24 * time.Hour, gnet.None
 }
 
 // backendCtx is the gnet context of a backend connection: the session it
@@ -23,6 +48,11 @@ type backendCtx struct {
 	login []byte
 	pass  []byte
 	addr  string
+
+	// Set when the loop connects itself (dial.go).
+	ap        netip.AddrPort
+	dialStart time.Time
+	dialing   bool // connect(2) in progress: no byte seen from the backend yet
 }
 
 func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
@@ -39,6 +69,9 @@ func (rt *runtimeState) loopOf(c gnet.Conn) *loopState {
 		return v.(*loopState)
 	}
 	ls := &loopState{el: el, clock: rt.clock, epfd: -1}
+	if rt.raw != nil {
+		ls.raw = rt.raw.loopFor(el)
+	}
 	if fd, err := epollFdOf(c); err == nil {
 		ls.epfd = fd
 	} else {
@@ -162,6 +195,9 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		if s.closed || s.backend != c {
 			return gnet.Close
 		}
+		if ctx.dialing {
+			s.backendConnected(ctx) // dial.go
+		}
 		if s.btls != nil && !s.btls.ready {
 			s.tlsFeedBackend(c)
 			if s.closed {
@@ -196,6 +232,9 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		s := ctx.s
 		if s.backend != c {
 			return gnet.None
+		}
+		if !s.closed && ctx.dialing && s.backendDialClosed(c, ctx, err) {
+			return gnet.None // connect() failed (dial.go)
 		}
 		s.backend = nil
 		if s.closed {

@@ -24,9 +24,16 @@ func listenSocket(network, addr string, l *config.Listen) (net.Listener, error) 
 		lc.SetMultipathTCP(true)
 	}
 	var optErr error
-	if l != nil && network == "tcp" {
+	if network == "tcp" {
 		lc.Control = func(_, _ string, c syscall.RawConn) error {
-			err := c.Control(func(fd uintptr) { optErr = listenOptions(int(fd), l) })
+			err := c.Control(func(fd uintptr) {
+				// Linux copies TCP_NODELAY to accepted sockets: the raw
+				// accept path (accept.go) sets nothing per connection.
+				_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+				if l != nil {
+					optErr = listenOptions(int(fd), l)
+				}
+			})
 			if err != nil {
 				return err
 			}

@@ -72,6 +72,10 @@ type listenerRT struct {
 	ln      net.Listener
 	srv     atomic.Pointer[serverRT]
 	done    chan struct{}
+	// rawFile is the socket rawAccept waits on (accept.go), nil without
+	// gnetraw; set before the accept goroutine starts.
+	rawFile *os.File
+	closing atomic.Bool
 }
 
 // runtimeState is the whole running proxy.
@@ -79,6 +83,7 @@ type runtimeState struct {
 	cfg      atomic.Pointer[config.Config]
 	log      *slog.Logger
 	eng      gnet.Engine
+	raw      *rawEngine // nil: gnet internals unknown, use Register/Enroll
 	pool     *Pool
 	clock    *clock
 	loops    sync.Map // gnet.EventLoop -> *loopState
@@ -141,7 +146,7 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 	}
 
 	booted := make(chan struct{})
-	h := &handler{rt: rt, booted: booted}
+	h := &handler{rt: rt, booted: booted, rawDone: make(chan *rawEngine, 1)}
 	runErr := make(chan error, 1)
 	go func() {
 		runErr <- gnet.Run(h, "tcp://127.0.0.1:0",
@@ -149,6 +154,8 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 			gnet.WithLoadBalancing(gnet.LeastConnections),
 			gnet.WithReuseAddr(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithTicker(true), // one OnTick, for gnetraw
+
 			gnet.WithLogger(quietLogger{log}),
 		)
 	}()
@@ -157,6 +164,11 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 	case err := <-runErr:
 		rt.closeListeners(opened)
 		return fmt.Errorf("event loops did not start: %v", err)
+	}
+	select {
+	case rt.raw = <-h.rawDone:
+	case <-time.After(5 * time.Second):
+		log.Warn("event loops not found in time; accepting and dialing through net.Conn (slower)")
 	}
 	rt.startAccepting(opened)
 	SetBuildInfo(Version)
@@ -326,6 +338,9 @@ func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
 
 func (rt *runtimeState) startAccepting(ls []*listenerRT) {
 	for _, l := range ls {
+		if rt.raw != nil {
+			l.rawFile = rawListenFile(l.ln)
+		}
 		go rt.accept(l)
 		srv := l.srv.Load()
 		rt.log.Info("listening", "protocol", srv.cfg.Protocol.String(), "listen", srv.listen)
@@ -335,6 +350,10 @@ func (rt *runtimeState) startAccepting(ls []*listenerRT) {
 // closeListeners stops accepting on ls; their accept goroutines end.
 func (rt *runtimeState) closeListeners(ls []*listenerRT) {
 	for _, l := range ls {
+		l.closing.Store(true)
+		if l.rawFile != nil {
+			_ = l.rawFile.Close()
+		}
 		_ = l.ln.Close()
 		if l.network == "unix" {
 			_ = os.Remove(l.addr)
@@ -394,6 +413,15 @@ func (rt *runtimeState) forEachLoop(f func(ls *loopState)) {
 // and hands each connection to the gnet engine.
 func (rt *runtimeState) accept(l *listenerRT) {
 	defer close(l.done)
+	if rt.rawAccept(l) {
+		return
+	}
+	rt.acceptConns(l)
+}
+
+// acceptConns accepts net.Conns and hands them to gnet with Register: the
+// path when gnetraw is unavailable (accept.go has the usual one).
+func (rt *runtimeState) acceptConns(l *listenerRT) {
 	backoff := 5 * time.Millisecond
 	for {
 		nc, err := l.ln.Accept()

@@ -118,7 +118,7 @@ func (s *session) setPhase(p Phase) {
 // write sends b to the client. It may run OnClose re-entrantly (gnet-notes
 // §11.5): callers re-check s.closed afterwards.
 func (s *session) write(b []byte) {
-	if s.closed || s.client == nil {
+	if s.closed || s.client == nil || len(b) == 0 {
 		return
 	}
 	if s.tls != nil {
@@ -148,6 +148,9 @@ func (s *session) onTimer() {
 		s.info("client timed out while proxying")
 		s.close("proxy_timeout")
 	case PhaseBackendLogin:
+		if s.backendDialTimedOut() { // dial.go
+			return
+		}
 		s.srv.stats.Timeout(PhaseBackendLogin)
 		s.errorf("upstream timed out while logging in")
 		s.internalError("upstream timeout")

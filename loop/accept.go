@@ -1,0 +1,143 @@
+package loop
+
+import (
+	"context"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// rawAccept is the accept goroutine of one listener when gnetraw works:
+// it waits on the listening socket through Go's poller, accept4(2)s every
+// pending connection itself and registers the bare fd on a loop
+// (gnetraw.go), so an accepted socket costs accept4 + epoll_ctl, as in
+// nginx, instead of a net.Conn that Go registers, queries and sets options
+// on, then gnet dups and Go closes. TCP_NODELAY is inherited from the
+// listening socket (listen.go).
+//
+// A net.Listener's RawConn cannot wait (its Read is EINVAL), so the
+// goroutine waits on a dup of the listening socket opened as an *os.File
+// (rawListenFile), which Go's poller can wait on; closeListeners closes it.
+// It reports false, having accepted nothing, when that is unavailable.
+func (rt *runtimeState) rawAccept(l *listenerRT) bool {
+	if l.rawFile == nil {
+		return false
+	}
+	rc, err := l.rawFile.SyscallConn()
+	if err != nil {
+		return false
+	}
+	local := l.ln.Addr()
+	network := "tcp"
+	if l.network == "unix" {
+		network = "unix"
+	}
+	// A wildcard listener does not know the address a client reached;
+	// ask the kernel per connection (PROXY headers to backends need it).
+	wildcard := false
+	if ta, ok := local.(*net.TCPAddr); ok && (ta.IP == nil || ta.IP.IsUnspecified()) {
+		wildcard = true
+	}
+	backoff := 5 * time.Millisecond
+	for {
+		var acceptErr error
+		err := rc.Read(func(fd uintptr) bool {
+			for {
+				nfd, sa, err := unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+				switch err {
+				case nil:
+				case unix.EAGAIN:
+					return false // wait for the next connection
+				case unix.EINTR, unix.ECONNABORTED:
+					continue
+				default:
+					acceptErr = err
+					return true
+				}
+				loc := local
+				if wildcard {
+					if lsa, err := unix.Getsockname(nfd); err == nil {
+						loc = rawSockaddrAddr(lsa)
+					}
+				}
+				rt.rawAdopt(l, nfd, network, sa, loc)
+			}
+		})
+		if err != nil {
+			// closeListeners closed the file ("use of closed file").
+			if !l.closing.Load() {
+				rt.log.Error("accept() failed", "server", l.srv.Load().listen, "err", err.Error())
+			}
+			return true
+		}
+		if acceptErr != nil {
+			// EMFILE and friends: wait and retry instead of dying.
+			srv := l.srv.Load()
+			srv.stats.Rejected("error")
+			rt.log.Error("accept() failed", "server", srv.listen, "err", acceptErr.Error())
+			time.Sleep(backoff)
+			if backoff < time.Second {
+				backoff *= 2
+			}
+			continue
+		}
+		backoff = 5 * time.Millisecond
+	}
+}
+
+// rawAdopt applies the accept-time limits to a new connection and queues
+// its registration on the least loaded loop. Runs in the accept goroutine.
+func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa unix.Sockaddr, local net.Addr) {
+	srv := l.srv.Load()
+	if rt.draining.Load() {
+		srv.stats.Rejected("draining")
+		_ = unix.Close(fd)
+		return
+	}
+	if limit := int64(rt.cfg.Load().WorkerConnections); limit > 0 && rt.sessions.Load() >= limit {
+		srv.stats.Rejected("limit")
+		rt.log.Warn("worker_connections are not enough", "server", srv.listen)
+		_ = unix.Close(fd)
+		return
+	}
+	rt.sessions.Add(1)
+	re := rt.raw
+	rl := re.pick()
+	remote := rawSockaddrAddr(sa)
+	err := rl.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		if err := re.register(rl, fd, network, sa, local, remote, srv); err != nil {
+			rt.sessions.Add(-1)
+			srv.stats.Rejected("error")
+		}
+		return nil
+	}))
+	if err != nil {
+		rt.sessions.Add(-1)
+		srv.stats.Rejected("error")
+		_ = unix.Close(fd)
+	}
+}
+
+// rawListenFile dups ln's socket into a non-blocking *os.File that Go's
+// poller waits on for rawAccept; nil if that fails.
+func rawListenFile(ln net.Listener) *os.File {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	dup, derr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || derr != nil {
+		return nil
+	}
+	// The dup shares the listener's O_NONBLOCK, so NewFile registers it
+	// with the poller.
+	return os.NewFile(uintptr(dup), "listener")
+}
