@@ -4,10 +4,11 @@ import (
 	"bufio"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
-	"time"
 	"testing"
+	"time"
 )
 
 // The SMTP resolver (reference §3.3.4): a PTR lookup of the client address,
@@ -111,6 +112,46 @@ func TestSMTPResolverClientHost(t *testing.T) {
 	f("127.0.0.13", "[TEMPUNAVAIL]")        // forward timeout
 	f("127.0.0.14", "multi-1.example.test") // one of several addresses matches; nginx lower-cases
 	f("127.0.0.15", "first.test")           // the first PTR name is used
+
+	// nginx's error lines (mailproxy's carry the same text).
+	data, err := os.ReadFile(r.p.errorLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := string(data)
+	for _, want := range []string{
+		`127.0.0.3 could not be resolved (3: Host not found) while in resolving client address`,
+		`127.0.0.4 could not be resolved (2: Server failure) while in resolving client address`,
+		`127.0.0.5 resolved to invalid host name "bad_name.test" while in resolving client address`,
+		`"fwdnx.test" could not be resolved (3: Host not found) while in resolving client hostname`,
+		`127.0.0.10 could not be resolved (110: Operation timed out) while in resolving client address`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no log line %q in\n%s", want, tail(logs, 4000))
+		}
+	}
+}
+
+// TestSMTPResolverProxyProtocol: the address looked up is the client's
+// after realip, and a command sent right behind the PROXY header waits
+// for the greeting.
+func TestSMTPResolverProxyProtocol(t *testing.T) {
+	t.Parallel()
+	d := startDNS(t)
+	resolverTable(d)
+	r := ppSMTPRig(t, "set_real_ip_from 127.0.0.1;\nresolver "+d.Addr+";\nresolver_timeout 1s;")
+	c := dial(t, r.port)
+	c.send("PROXY TCP4 127.0.0.2 127.0.0.1 4567 25\r\nEHLO c.example\r\n")
+	c.expect("220 mx.test ESMTP ready", "250-mx.test", "250 AUTH PLAIN LOGIN")
+	c.send("AUTH PLAIN " + b64("\x00user\x00pass") + "\r\n")
+	c.expect("235 2.0.0 OK")
+	if got := r.auth.requests()[0].get("Client-Host"); got != "ok.test" {
+		t.Errorf("Client-Host %q", got)
+	}
+	want := "EHLO mx.test\r\nXCLIENT ADDR=127.0.0.2 LOGIN=user NAME=ok.test\r\nEHLO c.example\r\n"
+	if got := r.be.session(t, 0).Lines(); got != want {
+		t.Errorf("backend got %q, want %q", got, want)
+	}
 }
 
 // TestSMTPResolverGreetingWaits: the greeting is held until the lookups
