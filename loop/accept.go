@@ -4,10 +4,10 @@ import (
 	"context"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 )
 
@@ -105,21 +105,41 @@ func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa unix.
 		return
 	}
 	rt.sessions.Add(1)
-	re := rt.raw
-	rl := re.pick()
-	remote := rawSockaddrAddr(sa)
-	err := rl.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		if err := re.register(rl, fd, network, sa, local, remote, srv); err != nil {
-			rt.sessions.Add(-1)
-			srv.stats.Rejected("error")
-		}
-		return nil
-	}))
-	if err != nil {
+	t := rawAdoptPool.Get().(*rawAdoptTask)
+	*t = rawAdoptTask{rt: rt, srv: srv, loop: rt.raw.pick(), fd: fd, network: network,
+		local: local, remote: rawSockaddrAddr(sa)}
+	if err := t.loop.el.Execute(context.Background(), t); err != nil {
 		rt.sessions.Add(-1)
 		srv.stats.Rejected("error")
 		_ = unix.Close(fd)
+		rawAdoptPool.Put(t)
 	}
+}
+
+// rawAdoptTask registers one accepted socket on its loop. Tasks are pooled:
+// a closure per connection was garbage that idle connections paid for in
+// GC headroom.
+type rawAdoptTask struct {
+	rt            *runtimeState
+	srv           *serverRT
+	loop          *rawLoop
+	fd            int
+	network       string
+	local, remote net.Addr
+}
+
+var rawAdoptPool = sync.Pool{New: func() any { return new(rawAdoptTask) }}
+
+// Run is called on the loop.
+func (t *rawAdoptTask) Run(context.Context) error {
+	// gnet keeps no Sockaddr for stream sockets (it is for UDP replies).
+	if err := t.rt.raw.register(t.loop, t.fd, t.network, nil, t.local, t.remote, t.srv); err != nil {
+		t.rt.sessions.Add(-1)
+		t.srv.stats.Rejected("error")
+	}
+	*t = rawAdoptTask{}
+	rawAdoptPool.Put(t)
+	return nil
 }
 
 // rawListenFile dups ln's socket into a non-blocking *os.File that Go's

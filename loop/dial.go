@@ -54,7 +54,7 @@ func (s *session) connectBackend(b *backendCtx) {
 		s.srv.stats.BackendConnect(time.Since(b.dialStart), "")
 	}
 	rl := s.loop.raw
-	if err := s.srv.rt.raw.register(rl, fd, "tcp", sa, nil, rawSockaddrAddr(sa), b); err != nil {
+	if err := s.srv.rt.raw.register(rl, fd, "tcp", nil, nil, rawSockaddrAddr(sa), b); err != nil {
 		s.backendConnectFailed(b, "cannot register upstream connection: "+err.Error(), "")
 	}
 	// OnOpen (openBackend) has run: the session waits for the greeting.

@@ -161,8 +161,30 @@ func (re *rawEngine) register(l *rawLoop, fd int, network string, sa unix.Sockad
 	return gnetRegister0(l.ptr, p)
 }
 
-// rawSockaddrAddr is the net.Addr gnet keeps for sa (gnet's own helper, so
-// that its release of IPv6 zones stays balanced).
+// rawSockaddrAddr is the net.Addr gnet keeps for sa. An IPv4 or zoneless
+// IPv6 address gets its IP bytes in the same allocation, so that sa itself
+// can be dropped; zones go through gnet's own helper, whose release puts
+// them back in gnet's pool.
 func rawSockaddrAddr(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		t := &rawTCPAddr{}
+		copy(t.ip[:4], a.Addr[:])
+		t.TCPAddr = net.TCPAddr{IP: t.ip[:4], Port: a.Port}
+		return &t.TCPAddr
+	case *unix.SockaddrInet6:
+		if a.ZoneId == 0 {
+			t := &rawTCPAddr{}
+			t.ip = a.Addr
+			t.TCPAddr = net.TCPAddr{IP: t.ip[:], Port: a.Port}
+			return &t.TCPAddr
+		}
+	}
 	return socket.SockaddrToTCPOrUnixAddr(sa)
+}
+
+// rawTCPAddr is a net.TCPAddr with room for its IP.
+type rawTCPAddr struct {
+	net.TCPAddr
+	ip [16]byte
 }

@@ -5,9 +5,12 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"mailproxy/config"
 )
 
 // handler is the gnet EventHandler. Its callbacks run on event loops and
@@ -105,12 +108,25 @@ func (h *handler) openClient(c gnet.Conn, srv *serverRT) ([]byte, gnet.Action) {
 		srv:    srv,
 		loop:   h.rt.loopOf(c),
 		client: c,
-		start:  time.Now(),
+		start:  time.Now().UnixNano(),
 		phase:  PhasePreAuth,
+	}
+	if srv.cfg.Protocol != config.IMAP || srv.ppExpected() || srv.tls != nil {
+		s.sessionAuth = &sessionAuth{} // else at the first command (session.go)
 	}
 	c.SetContext(s)
 	s.loop.link(s)
-	if ra := c.RemoteAddr(); ra != nil {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		// One allocation: "ip:port", with the IP as a substring of it.
+		ap := ta.AddrPort()
+		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		s.clientAddr = ap.String()
+		s.clientPort = int(ap.Port())
+		s.clientIP = s.clientAddr[:strings.LastIndexByte(s.clientAddr, ':')]
+		if ap.Addr().Is6() {
+			s.clientIP = s.clientIP[1 : len(s.clientIP)-1] // "[::1]"
+		}
+	} else if ra := c.RemoteAddr(); ra != nil {
 		s.clientAddr = ra.String()
 		if host, port, err := net.SplitHostPort(s.clientAddr); err == nil {
 			s.clientIP = host
@@ -121,7 +137,9 @@ func (h *handler) openClient(c gnet.Conn, srv *serverRT) ([]byte, gnet.Action) {
 	}
 	srv.stats.Accepted()
 	srv.stats.Enter(PhasePreAuth)
-	s.info("client " + s.clientAddr + " connected to " + srv.listen)
+	if s.infoEnabled() {
+		s.info("client " + s.clientAddr + " connected to " + srv.listen)
+	}
 	s.armTimeout()
 	if srv.ppExpected() {
 		// listen ... proxy_protocol: the header comes first, even before TLS (proxyproto.go).
@@ -159,6 +177,9 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		s := ctx
 		if s.closed {
 			return gnet.Close
+		}
+		if s.sessionAuth == nil {
+			s.sessionAuth = &sessionAuth{}
 		}
 		if s.pp != nil && s.pp.waiting {
 			s.ppClientData() // PROXY header (proxyproto.go)

@@ -32,7 +32,7 @@ func pop3BenchSession(name string, cfg *config.Server, ops *protoOps, conn *pop3
 	srv := &serverRT{cfg: cfg, ops: ops, listen: name,
 		stats: NewListenerStats(cfg.Protocol.String(), name, 1),
 		log:   slog.New(slog.NewTextHandler(io.Discard, nil))}
-	return &session{srv: srv, loop: &loopState{}, client: conn, phase: PhasePreAuth}
+	return &session{srv: srv, loop: &loopState{}, client: conn, phase: PhasePreAuth, sessionAuth: &sessionAuth{}}
 }
 
 // BenchmarkPOP3PreAuth parses and answers CAPA, USER, NOOP and a refused STLS: the
