@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"os"
@@ -230,5 +231,30 @@ func TestIMAPResolverUnused(t *testing.T) {
 	d.mu.Unlock()
 	if len(q) != 0 {
 		t.Fatalf("IMAP server sent DNS queries %q", q)
+	}
+}
+
+// TestSMTPResolverImplicitTLS: on an ssl listener the lookups start after
+// the handshake, and a command sent right behind it waits for them.
+func TestSMTPResolverImplicitTLS(t *testing.T) {
+	t.Parallel()
+	d := startDNS(t)
+	resolverTable(d)
+	ts := newTLSSetup(t)
+	r := tlsSMTPRig(t, ts, "ssl", "resolver "+d.Addr+";\nresolver_timeout 1s;")
+	dl := &net.Dialer{Timeout: ioWait, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	tc, err := tls.DialWithDialer(dl, "tcp", "127.0.0.1:"+strconv.Itoa(r.port), ts.clientConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tc.Close() })
+	c := &client{t: t, c: tc, r: bufio.NewReaderSize(tc, 64<<10)}
+	c.send("EHLO c.example\r\n")
+	c.expect("220 mx.test ESMTP ready", "250-mx.test", "250 AUTH PLAIN LOGIN")
+	c.send("AUTH PLAIN " + b64("\x00user\x00pass") + "\r\n")
+	c.expect("235 2.0.0 OK")
+	want := "EHLO mx.test\r\nXCLIENT ADDR=127.0.0.2 LOGIN=user NAME=ok.test\r\nEHLO c.example\r\n"
+	if got := r.be.session(t, 0).Lines(); got != want {
+		t.Errorf("backend got %q, want %q", got, want)
 	}
 }
