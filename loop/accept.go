@@ -47,12 +47,14 @@ func (rt *runtimeState) rawAccept(l *listenerRT) bool {
 		var acceptErr error
 		err := rc.Read(func(fd uintptr) bool {
 			for {
-				nfd, sa, err := unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+				// syscall's, not x/sys/unix's: the latter asks the kernel
+				// for SO_PROTOCOL on every IPv4/IPv6 address it decodes.
+				nfd, sa, err := syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 				switch err {
 				case nil:
-				case unix.EAGAIN:
+				case syscall.EAGAIN:
 					return false // wait for the next connection
-				case unix.EINTR, unix.ECONNABORTED:
+				case syscall.EINTR, syscall.ECONNABORTED:
 					continue
 				default:
 					acceptErr = err
@@ -91,7 +93,7 @@ func (rt *runtimeState) rawAccept(l *listenerRT) bool {
 
 // rawAdopt applies the accept-time limits to a new connection and queues
 // its registration on the least loaded loop. Runs in the accept goroutine.
-func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa unix.Sockaddr, local net.Addr) {
+func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa syscall.Sockaddr, local net.Addr) {
 	srv := l.srv.Load()
 	if rt.draining.Load() {
 		srv.stats.Rejected("draining")
@@ -107,7 +109,7 @@ func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa unix.
 	rt.sessions.Add(1)
 	t := rawAdoptPool.Get().(*rawAdoptTask)
 	*t = rawAdoptTask{rt: rt, srv: srv, loop: rt.raw.pick(), fd: fd, network: network,
-		local: local, remote: rawSockaddrAddr(sa)}
+		local: local, remote: rawAcceptedAddr(sa)}
 	if err := t.loop.el.Execute(context.Background(), t); err != nil {
 		rt.sessions.Add(-1)
 		srv.stats.Rejected("error")
@@ -160,4 +162,20 @@ func rawListenFile(ln net.Listener) *os.File {
 	// The dup shares the listener's O_NONBLOCK, so NewFile registers it
 	// with the poller.
 	return os.NewFile(uintptr(dup), "listener")
+}
+
+// rawAcceptedAddr is the net.Addr of an accepted peer (see rawSockaddrAddr).
+func rawAcceptedAddr(sa syscall.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return rawTCPAddrOf(a.Addr[:], a.Port)
+	case *syscall.SockaddrInet6:
+		if a.ZoneId == 0 {
+			return rawTCPAddrOf(a.Addr[:], a.Port)
+		}
+		return rawSockaddrAddr(&unix.SockaddrInet6{Port: a.Port, ZoneId: a.ZoneId, Addr: a.Addr})
+	case *syscall.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: "unix"}
+	}
+	return nil
 }

@@ -168,19 +168,21 @@ func (re *rawEngine) register(l *rawLoop, fd int, network string, sa unix.Sockad
 func rawSockaddrAddr(sa unix.Sockaddr) net.Addr {
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
-		t := &rawTCPAddr{}
-		copy(t.ip[:4], a.Addr[:])
-		t.TCPAddr = net.TCPAddr{IP: t.ip[:4], Port: a.Port}
-		return &t.TCPAddr
+		return rawTCPAddrOf(a.Addr[:], a.Port)
 	case *unix.SockaddrInet6:
 		if a.ZoneId == 0 {
-			t := &rawTCPAddr{}
-			t.ip = a.Addr
-			t.TCPAddr = net.TCPAddr{IP: t.ip[:], Port: a.Port}
-			return &t.TCPAddr
+			return rawTCPAddrOf(a.Addr[:], a.Port)
 		}
 	}
 	return socket.SockaddrToTCPOrUnixAddr(sa)
+}
+
+// rawTCPAddrOf makes a *net.TCPAddr holding a copy of ip (4 or 16 bytes).
+func rawTCPAddrOf(ip []byte, port int) *net.TCPAddr {
+	t := &rawTCPAddr{}
+	n := copy(t.ip[:], ip)
+	t.TCPAddr = net.TCPAddr{IP: t.ip[:n], Port: port}
+	return &t.TCPAddr
 }
 
 // rawTCPAddr is a net.TCPAddr with room for its IP.
