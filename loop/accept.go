@@ -111,6 +111,7 @@ func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa sysca
 	*t = rawAdoptTask{rt: rt, srv: srv, loop: rt.raw.pick(), fd: fd, network: network,
 		local: local, remote: rawAcceptedAddr(sa)}
 	if err := t.loop.el.Execute(context.Background(), t); err != nil {
+		t.loop.pending.Add(-1)
 		rt.sessions.Add(-1)
 		srv.stats.Rejected("error")
 		_ = unix.Close(fd)
@@ -139,6 +140,7 @@ func (t *rawAdoptTask) Run(context.Context) error {
 		t.rt.sessions.Add(-1)
 		t.srv.stats.Rejected("error")
 	}
+	t.loop.pending.Add(-1) // counted in sessions now (openClient)
 	*t = rawAdoptTask{}
 	rawAdoptPool.Put(t)
 	return nil

@@ -66,9 +66,13 @@ func (s *session) submitAuth() {
 	}
 	s.ppAuthRequest(req) // Proxy-Protocol-* (proxyproto.go)
 	s.tlsAuthFields(req)
+	needPass := cfg.Protocol != config.SMTP && (s.method == "apop" || s.method == "cram-md5" || s.method == "external")
+	if s.authOnLoop() {
+		s.authLoopStart(req, needPass) // authloop.go
+		return
+	}
 	el := s.loop.el
 	started := time.Now()
-	needPass := cfg.Protocol != config.SMTP && (s.method == "apop" || s.method == "cram-md5" || s.method == "external")
 	ok := srv.rt.pool.TrySubmit(func() {
 		var out authOutcome
 		out.err = srv.auth.Do(req, cfg.AuthHTTPHeaders, cfg.AuthHTTPTimeout, &out.resp)
@@ -246,6 +250,10 @@ const (
 // authDelayDone runs when an Auth-Wait / WAIT delay has passed.
 func (s *session) authDelayDone() {
 	switch s.state {
+	case authStateCall:
+		if s.authCall != nil {
+			s.authCall.timedOut() // authloop.go
+		}
 	case authStateWaitRetry:
 		s.state = 0
 		s.submitAuth()

@@ -38,6 +38,11 @@ type AuthClient struct {
 	hc   *fasthttp.HostClient
 
 	opened atomic.Uint64
+
+	// The loops' own connections (authloop.go).
+	target    authLoopTarget
+	loopMu    sync.Mutex
+	loopPools []*authLoopPool
 }
 
 // Transport limits. auth_http_timeout (per call) is the deadline that
@@ -71,7 +76,7 @@ func NewAuthClient(addr, host, uri string, maxConns int) *AuthClient {
 	if host == "" {
 		host = "localhost" // as nginx for unix:; fasthttp needs one
 	}
-	c := &AuthClient{addr: addr, host: host, uri: uri}
+	c := &AuthClient{addr: addr, host: host, uri: uri, target: authLoopTargetOf(addr)}
 	c.hc = &fasthttp.HostClient{
 		Addr:                          addr,
 		DialTimeout:                   c.authDial,
@@ -99,7 +104,10 @@ func NewAuthClient(addr, host, uri string, maxConns int) *AuthClient {
 func (c *AuthClient) ConnsOpened() uint64 { return c.opened.Load() }
 
 // Close closes the idle connections. Calls in flight finish normally.
-func (c *AuthClient) Close() { c.hc.CloseIdleConnections() }
+func (c *AuthClient) Close() {
+	c.hc.CloseIdleConnections()
+	c.closeLoopPools()
+}
 
 var authBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 

@@ -20,6 +20,8 @@ type loopState struct {
 	clock *clock
 	raw   *rawLoop // gnetraw's handle of el; nil without gnetraw
 
+	authPools map[*AuthClient]*authLoopPool // auth_http connections (authloop.go)
+
 	timers timerHeap
 	paused []*session
 	wbuf   []byte   // reply scratch; gnet copies what it cannot send at once

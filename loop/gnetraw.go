@@ -37,21 +37,20 @@ func gnetNewStreamConn(proto string, fd int, el unsafe.Pointer, sa unix.Sockaddr
 //go:linkname gnetRegister0 github.com/panjf2000/gnet/v2.(*eventloop).register0
 func gnetRegister0(el unsafe.Pointer, c unsafe.Pointer) error
 
-//go:linkname gnetCountConn github.com/panjf2000/gnet/v2.(*eventloop).countConn
-func gnetCountConn(el unsafe.Pointer) int32
-
 // rawLoop is one gnet event loop as gnetraw sees it: the public handle and
 // the pointer its unexported functions take.
 type rawLoop struct {
 	el  gnet.EventLoop
 	ptr unsafe.Pointer
+	// sessions counts the loop's client sessions (openClient to finish),
+	// pending the accepted sockets queued for it; pick balances on both.
+	sessions, pending atomic.Int64
 }
 
 // rawEngine holds the loops of the running engine, found once at boot.
 type rawEngine struct {
-	loops    []rawLoop
+	loops    []*rawLoop
 	connType reflect.Type // gnet's *conn, to turn a new conn into a gnet.Conn
-	next     atomic.Uint32
 }
 
 var errRawUnsupported = errors.New("gnet internals are not the ones of v2.9.7")
@@ -103,7 +102,7 @@ func rawInit(eng gnet.Engine) (*rawEngine, error) {
 		if !ok || p.IsNil() {
 			return nil, errRawUnsupported
 		}
-		re.loops = append(re.loops, rawLoop{el: el, ptr: p.UnsafePointer()})
+		re.loops = append(re.loops, &rawLoop{el: el, ptr: p.UnsafePointer()})
 	}
 	return re, nil
 }
@@ -118,28 +117,33 @@ func rawField(v reflect.Value) reflect.Value {
 }
 
 // pick chooses the loop for a new client connection: the one with the
-// fewest connections (gnet's LeastConnections), ties broken round-robin so
-// that a burst of accepts spreads before the counts move. Safe for
-// concurrent use.
+// fewest client sessions (backend and auth_http connections do not count),
+// but the first loop unless it has two more than that: a light load stays
+// on one loop and its kept-alive auth_http connection (authloop.go), a
+// heavy one is balanced within one session. The caller takes the pending
+// count back once the socket is registered. Safe for concurrent use.
 func (re *rawEngine) pick() *rawLoop {
-	n := len(re.loops)
-	start := int(re.next.Add(1)) % n
-	best := &re.loops[start]
-	min := gnetCountConn(best.ptr)
-	for i := 1; i < n; i++ {
-		l := &re.loops[(start+i)%n]
-		if c := gnetCountConn(l.ptr); c < min {
-			best, min = l, c
+	first := re.loops[0]
+	best := first
+	load0 := first.sessions.Load() + first.pending.Load()
+	min := load0
+	for _, l := range re.loops[1:] {
+		if n := l.sessions.Load() + l.pending.Load(); n < min {
+			best, min = l, n
 		}
 	}
+	if load0-min < 2 {
+		best = first
+	}
+	best.pending.Add(1)
 	return best
 }
 
 // loopFor finds the raw handle of el.
 func (re *rawEngine) loopFor(el gnet.EventLoop) *rawLoop {
-	for i := range re.loops {
-		if re.loops[i].el == el {
-			return &re.loops[i]
+	for _, l := range re.loops {
+		if l.el == el {
+			return l
 		}
 	}
 	return nil

@@ -97,6 +97,8 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 			return nil, a
 		}
 		return ctx.s.ppBackendHeader(), gnet.None // proxy_protocol on|v2 (proxyproto.go)
+	case *authLoopConn:
+		return ctx.opened(c), gnet.None // auth_http (authloop.go)
 	}
 	// The placeholder listener gnet needs: nobody should be here.
 	return nil, gnet.Close
@@ -116,6 +118,9 @@ func (h *handler) openClient(c gnet.Conn, srv *serverRT) ([]byte, gnet.Action) {
 	}
 	c.SetContext(s)
 	s.loop.link(s)
+	if s.loop.raw != nil {
+		s.loop.raw.sessions.Add(1) // balances accepts (gnetraw.go pick)
+	}
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		// One allocation: "ip:port", with the IP as a substring of it.
 		ap := ta.AddrPort()
@@ -235,6 +240,8 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		if s.closed {
 			return gnet.Close
 		}
+	case *authLoopConn:
+		return ctx.onData() // auth_http (authloop.go)
 	default:
 		return gnet.Close
 	}
@@ -243,6 +250,8 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 
 func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 	switch ctx := c.Context().(type) {
+	case *authLoopConn:
+		ctx.onClose(err) // auth_http (authloop.go)
 	case *session:
 		s := ctx
 		s.client = nil

@@ -99,6 +99,8 @@ type sessionAuth struct {
 	// for the session line
 	closeReason string
 	authResult  string
+
+	authCall *authCall // auth_http request in flight on the loop (authloop.go)
 }
 
 // Phase is where a session is in its life; metrics count sessions by it.
@@ -216,6 +218,9 @@ func (s *session) close(reason string) {
 		s.closeReason = reason
 	}
 	s.deadline = 0
+	if s.authCall != nil {
+		s.authCall.abandon() // authloop.go
+	}
 	s.tlsCloseSides()
 	if s.backend != nil {
 		_ = s.backend.Close()
@@ -229,6 +234,9 @@ func (s *session) close(reason string) {
 // finish does the accounting once the session is closed.
 func (s *session) finish() {
 	s.loop.unlink(s)
+	if s.loop.raw != nil {
+		s.loop.raw.sessions.Add(-1)
+	}
 	st := s.srv.stats
 	st.Leave(s.phase)
 	if s.phase == PhaseRelay {
