@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -88,15 +87,9 @@ func dialPOP3(t testing.TB, port int) *client {
 //	ECHO <x>    +OK <x>
 //	QUIT        +OK fake pop3 bye, close
 //	other       -ERR unknown command
-type pop3Backend struct {
-	Port int
-	ln   net.Listener
-
-	mu       sync.Mutex
-	sessions []*backendSession
-	conns    map[net.Conn]bool
-	wg       sync.WaitGroup
-}
+//
+// pop3Backend is a scripted POP3 backend (fakeserver_test.go).
+type pop3Backend = fakeServer[backendSession]
 
 const (
 	pop3BackendGreeting = "+OK fake pop3 ready"
@@ -106,63 +99,7 @@ const (
 
 func startPOP3Backend(t testing.TB) *pop3Backend {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &pop3Backend{Port: ln.Addr().(*net.TCPAddr).Port, ln: ln, conns: map[net.Conn]bool{}}
-	b.wg.Add(1)
-	go b.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		b.mu.Lock()
-		for c := range b.conns {
-			c.Close()
-		}
-		b.mu.Unlock()
-		b.wg.Wait()
-	})
-	return b
-}
-
-func (b *pop3Backend) count() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.sessions)
-}
-
-func (b *pop3Backend) session(t testing.TB, i int) *backendSession {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if i >= len(b.sessions) {
-		t.Fatalf("pop3 backend has %d sessions, want session %d", len(b.sessions), i)
-	}
-	return b.sessions[i]
-}
-
-func (b *pop3Backend) accept() {
-	defer b.wg.Done()
-	for {
-		c, err := b.ln.Accept()
-		if err != nil {
-			return
-		}
-		s := &backendSession{}
-		b.mu.Lock()
-		b.sessions = append(b.sessions, s)
-		b.conns[c] = true
-		b.wg.Add(1)
-		b.mu.Unlock()
-		go func() {
-			defer b.wg.Done()
-			pop3BackendServe(c, s)
-			c.Close()
-			b.mu.Lock()
-			delete(b.conns, c)
-			b.mu.Unlock()
-		}()
-	}
+	return startFakeServer(t, "pop3 backend", pop3BackendServe)
 }
 
 func pop3BackendServe(c net.Conn, s *backendSession) {

@@ -51,15 +51,9 @@ func dialSMTP(t testing.TB, port int) *client {
 //	RSET, NOOP  250 2.0.0 Ok
 //	QUIT        221 2.0.0 Bye, close
 //	other       502 5.5.2 Error: command not recognized
-type smtpBackend struct {
-	Port int
-	ln   net.Listener
-
-	mu       sync.Mutex
-	sessions []*smtpBackendSession
-	conns    map[net.Conn]bool
-	wg       sync.WaitGroup
-}
+//
+// smtpBackend is a scripted SMTP backend (fakeserver_test.go).
+type smtpBackend = fakeServer[smtpBackendSession]
 
 // smtpBackendSession records one connection: every line as received
 // (CRLF included), DATA content excluded.
@@ -85,63 +79,7 @@ const smtpBackendEHLO = "250-fake.backend\r\n250-PIPELINING\r\n250 XCLIENT ADDR 
 
 func startSMTPBackend(t testing.TB) *smtpBackend {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &smtpBackend{Port: ln.Addr().(*net.TCPAddr).Port, ln: ln, conns: map[net.Conn]bool{}}
-	b.wg.Add(1)
-	go b.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		b.mu.Lock()
-		for c := range b.conns {
-			c.Close()
-		}
-		b.mu.Unlock()
-		b.wg.Wait()
-	})
-	return b
-}
-
-func (b *smtpBackend) count() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.sessions)
-}
-
-func (b *smtpBackend) session(t testing.TB, i int) *smtpBackendSession {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if i >= len(b.sessions) {
-		t.Fatalf("smtp backend has %d sessions, want session %d", len(b.sessions), i)
-	}
-	return b.sessions[i]
-}
-
-func (b *smtpBackend) accept() {
-	defer b.wg.Done()
-	for {
-		c, err := b.ln.Accept()
-		if err != nil {
-			return
-		}
-		s := &smtpBackendSession{}
-		b.mu.Lock()
-		b.sessions = append(b.sessions, s)
-		b.conns[c] = true
-		b.wg.Add(1)
-		b.mu.Unlock()
-		go func() {
-			defer b.wg.Done()
-			smtpBackendServe(c, s)
-			c.Close()
-			b.mu.Lock()
-			delete(b.conns, c)
-			b.mu.Unlock()
-		}()
-	}
+	return startFakeServer(t, "smtp backend", smtpBackendServe)
 }
 
 func smtpBackendServe(c net.Conn, s *smtpBackendSession) {
