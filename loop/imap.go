@@ -53,16 +53,7 @@ func newIMAPCaps(c *config.Server) *imapCaps {
 		b = append(b, cap...)
 	}
 	only := append(append([]byte(nil), b...), " STARTTLS LOGINDISABLED\r\n"...)
-	// nginx's fixed order, whatever the config order.
-	for _, m := range []struct {
-		bit  config.AuthMethods
-		name string
-	}{{config.AuthPlain, "AUTH=PLAIN"}, {config.AuthLogin, "AUTH=LOGIN"}, {config.AuthCramMD5, "AUTH=CRAM-MD5"}, {config.AuthExternal, "AUTH=EXTERNAL"}} {
-		if c.IMAPAuth&m.bit != 0 {
-			b = append(b, ' ')
-			b = append(b, m.name...)
-		}
-	}
+	b = appendMechs(b, c.IMAPAuth, "AUTH=")
 	on := append(append([]byte(nil), b...), " STARTTLS\r\n"...)
 	b = append(b, "\r\n"...)
 	return &imapCaps{line: b, on: on, only: only}

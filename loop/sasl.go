@@ -8,6 +8,26 @@ import (
 	"mailproxy/config"
 )
 
+// saslMechs is nginx's fixed order of mechanisms in capability lists,
+// whatever the order of imap_auth / pop3_auth / smtp_auth in the config.
+var saslMechs = [...]struct {
+	bit  config.AuthMethods
+	name string
+}{{config.AuthPlain, "PLAIN"}, {config.AuthLogin, "LOGIN"}, {config.AuthCramMD5, "CRAM-MD5"}, {config.AuthExternal, "EXTERNAL"}}
+
+// appendMechs appends " <prefix><name>" for each mechanism of set, in
+// nginx's order ("AUTH=PLAIN" for IMAP, "PLAIN" for SMTP).
+func appendMechs(b []byte, set config.AuthMethods, prefix string) []byte {
+	for _, m := range saslMechs {
+		if set&m.bit != 0 {
+			b = append(b, ' ')
+			b = append(b, prefix...)
+			b = append(b, m.name...)
+		}
+	}
+	return b
+}
+
 // saslDialect is how one protocol speaks SASL: its prompts, the prefix of
 // its CRAM-MD5 challenge, and the pre-auth sub-states (session.state) that
 // wait for each response line. The exchange itself is the same in IMAP,

@@ -103,20 +103,24 @@ func (e *smtpConfigError) Error() string {
 // mechanisms in nginx's fixed order; the last line has "250 ". With
 // neither capabilities nor mechanisms it is just "250 <sn>".
 func smtpEHLOReply(c *config.Server) []byte {
-	lines := []string{c.ServerName}
-	lines = append(lines, c.SMTPCapabilities...)
-	auth := "AUTH"
-	for _, m := range []struct {
-		bit  config.AuthMethods
-		name string
-	}{{config.AuthPlain, "PLAIN"}, {config.AuthLogin, "LOGIN"}, {config.AuthCramMD5, "CRAM-MD5"}, {config.AuthExternal, "EXTERNAL"}} {
-		if c.SMTPAuth&m.bit != 0 {
-			auth += " " + m.name
-		}
-	}
-	if auth != "AUTH" {
+	lines := append([]string{c.ServerName}, c.SMTPCapabilities...)
+	if auth := smtpAuthLine(c); auth != "" {
 		lines = append(lines, auth)
 	}
+	return smtpReplyLines(lines)
+}
+
+// smtpAuthLine is "AUTH <mechs>" for smtp_auth, or "" when it lists none.
+func smtpAuthLine(c *config.Server) string {
+	if b := appendMechs([]byte("AUTH"), c.SMTPAuth, ""); len(b) > len("AUTH") {
+		return string(b)
+	}
+	return ""
+}
+
+// smtpReplyLines makes a 250 reply of lines: "250-" on all but the last,
+// which gets "250 ".
+func smtpReplyLines(lines []string) []byte {
 	var b []byte
 	for i, l := range lines {
 		b = append(b, "250"...)
@@ -125,8 +129,7 @@ func smtpEHLOReply(c *config.Server) []byte {
 		} else {
 			b = append(b, '-')
 		}
-		b = append(b, l...)
-		b = append(b, "\r\n"...)
+		b = append(append(b, l...), "\r\n"...)
 	}
 	return b
 }

@@ -55,34 +55,11 @@ func (pc *pop3Conf) capaFor(s *session) []byte {
 // line).
 func tlsSMTPEHLO(c *config.Server) (on, only []byte) {
 	lines := append([]string{c.ServerName}, c.SMTPCapabilities...)
-	auth := "AUTH"
-	for _, m := range []struct {
-		bit  config.AuthMethods
-		name string
-	}{{config.AuthPlain, "PLAIN"}, {config.AuthLogin, "LOGIN"}, {config.AuthCramMD5, "CRAM-MD5"}, {config.AuthExternal, "EXTERNAL"}} {
-		if c.SMTPAuth&m.bit != 0 {
-			auth += " " + m.name
-		}
-	}
 	withAuth := lines
-	if auth != "AUTH" {
+	if auth := smtpAuthLine(c); auth != "" {
 		withAuth = append(append([]string(nil), lines...), auth)
 	}
-	return tlsSMTPLines(append(withAuth, "STARTTLS")), tlsSMTPLines(append(lines, "STARTTLS"))
-}
-
-func tlsSMTPLines(lines []string) []byte {
-	var b []byte
-	for i, l := range lines {
-		b = append(b, "250"...)
-		if i == len(lines)-1 {
-			b = append(b, ' ')
-		} else {
-			b = append(b, '-')
-		}
-		b = append(append(b, l...), "\r\n"...)
-	}
-	return b
+	return smtpReplyLines(append(withAuth, "STARTTLS")), smtpReplyLines(append(lines, "STARTTLS"))
 }
 
 // ehloFor picks the EHLO reply for the session's TLS state.
