@@ -92,6 +92,7 @@ type runtimeState struct {
 	sessions atomic.Int64
 	nextID   atomic.Uint64
 	draining atomic.Bool
+	stopping atomic.Bool // the engine is closing every connection (INT, or the end of a drain)
 	ready    atomic.Bool
 
 	// Touched only by the goroutine running Run (start, signals).
@@ -212,6 +213,7 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 			if sig != syscall.SIGINT {
 				rt.drain(rt.cfg.Load().ShutdownTimeout)
 			}
+			rt.stopping.Store(true)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = rt.eng.Stop(ctx)
 			cancel()

@@ -214,6 +214,11 @@ func (s *session) close(reason string) {
 	if s.sessionAuth == nil {
 		s.sessionAuth = &sessionAuth{} // an idle connection: only for the log line
 	}
+	if s.srv.rt != nil && s.srv.rt.stopping.Load() {
+		// The engine is closing every connection: whichever side gnet
+		// closes first, the cause is the shutdown.
+		reason = "shutdown"
+	}
 	if s.closeReason == "" {
 		s.closeReason = reason
 	}
