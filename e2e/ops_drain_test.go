@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -72,6 +73,11 @@ func TestOpsStopINT(t *testing.T) {
 	pre.drainToEOF(t)
 	if code := r.waitExit(t); code != 0 {
 		t.Fatalf("exit code %d after INT, want 0\n%s", code, r.p.logs())
+	}
+	// Both sessions were ended by the shutdown, not by their clients.
+	data, _ := os.ReadFile(r.errorLog())
+	if n := strings.Count(string(data), `reason: shutdown`); n != 2 {
+		t.Fatalf("%d session lines with reason shutdown after INT, want 2\n%s", n, data)
 	}
 }
 
