@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// procFDs counts the open file descriptors of process pid.
+func procFDs(t testing.TB, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// Every way a session can end gives its descriptors back: after a few
+// hundred sessions that log in, fail, break the protocol, hang up during
+// auth or mid-literal, or are refused by the backend, mailproxy holds as
+// many descriptors as it did before them (its kept-alive auth_http
+// connection aside).
+func TestIMAPNoDescriptorLeak(t *testing.T) {
+	t.Parallel()
+	r := newIMAPRig(t, "auth_http_timeout 3s; max_errors 2;", backendOpts{})
+	r.loginWorks(t) // opens the kept-alive auth_http connection
+	base := procFDs(t, r.p.PID)
+	for i := range 20 {
+		// logged in, relayed, logged out
+		r.loginWorks(t)
+		// wrong password, closed by the proxy
+		c := dialIMAP(t, r.port)
+		c.send(fmt.Sprintf("b%d LOGIN bad secret\r\n", i))
+		c.expect(fmt.Sprintf("b%d NO Invalid login or password", i))
+		c.expectEOF()
+		// too many invalid commands
+		c = dialIMAP(t, r.port)
+		c.send("x1 FOO\r\nx2 BAR\r\n")
+		c.expect("x1 BAD invalid command", "x2 BAD invalid command")
+		c.expectEOF()
+		// gone while auth_http works, and gone in the middle of a literal
+		c = dialIMAP(t, r.port)
+		c.send("a1 LOGIN retry secret\r\n")
+		c.c.Close()
+		c = dialIMAP(t, r.port)
+		c.send("a1 LOGIN {10}\r\nab")
+		c.c.Close()
+		// connected and gone without a word
+		c = dial(t, r.port)
+		c.c.Close()
+	}
+	r.loginWorks(t)
+	// Closes are processed by the loops asynchronously: poll, bounded.
+	var now int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if now = procFDs(t, r.p.PID); now <= base {
+			return
+		}
+	}
+	t.Fatalf("mailproxy holds %d descriptors after 120 finished sessions, %d before them", now, base)
+}
