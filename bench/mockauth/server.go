@@ -3,12 +3,13 @@ package mockauth
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"mailproxy/bench/internal/netsrv"
 )
 
 // Config describes the mock's decisions. The zero value accepts any login
@@ -44,12 +45,9 @@ type Server struct {
 	fail     [2][2][]byte
 	internal [2][2][]byte
 
-	accepts, requests, ok, failed, internalN, bad atomic.Uint64
+	requests, ok, failed, internalN, bad atomic.Uint64
 
-	mu     sync.Mutex
-	lns    map[net.Listener]struct{}
-	conns  map[net.Conn]struct{}
-	closed bool
+	conns netsrv.Group
 }
 
 // New checks cfg and pre-builds the replies.
@@ -57,7 +55,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.FailText == "" {
 		cfg.FailText = "Invalid login or password"
 	}
-	s := &Server{cfg: cfg, lns: map[net.Listener]struct{}{}, conns: map[net.Conn]struct{}{}}
+	s := &Server{cfg: cfg}
 	for i, name := range authProtocols {
 		addr := cfg.Backends[name]
 		if addr == "" {
@@ -83,65 +81,16 @@ func New(cfg Config) (*Server, error) {
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	return Stats{
-		Accepts: s.accepts.Load(), Requests: s.requests.Load(), OK: s.ok.Load(),
+		Accepts: s.conns.Accepts.Load(), Requests: s.requests.Load(), OK: s.ok.Load(),
 		Failed: s.failed.Load(), Internal: s.internalN.Load(), Bad: s.bad.Load(),
 	}
 }
 
 // Serve accepts connections on ln until ln is closed or Close is called.
-func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return net.ErrClosed
-	}
-	s.lns[ln] = struct{}{}
-	s.mu.Unlock()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		s.accepts.Add(1)
-		if !s.track(c, true) {
-			c.Close()
-			return net.ErrClosed
-		}
-		go s.serveConn(c)
-	}
-}
+func (s *Server) Serve(ln net.Listener) error { return s.conns.Serve(ln, s.serveConn) }
 
 // Close stops all listeners and connections.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	for ln := range s.lns {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.Close()
-	}
-	return nil
-}
-
-func (s *Server) track(c net.Conn, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		if s.closed {
-			return false
-		}
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-	return true
-}
+func (s *Server) Close() error { return s.conns.Close() }
 
 var authBufPool = sync.Pool{New: func() any {
 	return &authConnBufs{r: bufio.NewReaderSize(nil, authReqMax), w: bufio.NewWriterSize(nil, 2048)}
@@ -162,8 +111,6 @@ func (s *Server) serveConn(c net.Conn) {
 		b.r.Reset(nil)
 		b.w.Reset(nil)
 		authBufPool.Put(b)
-		s.track(c, false)
-		c.Close()
 	}()
 	for {
 		if err := readAuthRequest(b.r, &b.q); err != nil {

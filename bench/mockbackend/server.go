@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"mailproxy/bench/internal/netsrv"
 )
 
 // errLineTooLong: a command line did not fit the 4 KiB reader.
@@ -42,12 +44,9 @@ type Server struct {
 	pop3 pop3Replies
 	smtp smtpReplies
 
-	accepts, logins, messages, bytesIn atomic.Uint64
+	logins, messages, bytesIn atomic.Uint64
 
-	mu     sync.Mutex
-	lns    map[net.Listener]struct{}
-	conns  map[net.Conn]struct{}
-	closed bool
+	conns netsrv.Group
 }
 
 // New builds the message and the canned replies.
@@ -58,7 +57,7 @@ func New(cfg Config) *Server {
 	if cfg.Hostname == "" {
 		cfg.Hostname = "mock.bench"
 	}
-	s := &Server{cfg: cfg, msg: Message(cfg.Size), lns: map[net.Listener]struct{}{}, conns: map[net.Conn]struct{}{}}
+	s := &Server{cfg: cfg, msg: Message(cfg.Size)}
 	size := strconv.Itoa(len(s.msg))
 	s.imap = newIMAPReplies(cfg.Hostname, s.msg, size)
 	s.pop3 = newPOP3Replies(cfg.Hostname, s.msg, size)
@@ -68,7 +67,7 @@ func New(cfg Config) *Server {
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
-	return Stats{Accepts: s.accepts.Load(), Logins: s.logins.Load(), Messages: s.messages.Load(), BytesIn: s.bytesIn.Load()}
+	return Stats{Accepts: s.conns.Accepts.Load(), Logins: s.logins.Load(), Messages: s.messages.Load(), BytesIn: s.bytesIn.Load()}
 }
 
 // ServeIMAP, ServePOP3 and ServeSMTP accept connections on ln until it is
@@ -78,18 +77,7 @@ func (s *Server) ServePOP3(ln net.Listener) error { return s.serve(ln, s.pop3Con
 func (s *Server) ServeSMTP(ln net.Listener) error { return s.serve(ln, s.smtpConn) }
 
 // Close stops all listeners and connections.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	for ln := range s.lns {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.Close()
-	}
-	return nil
-}
+func (s *Server) Close() error { return s.conns.Close() }
 
 // mbConn is one client connection with pooled buffers.
 type mbConn struct {
@@ -105,56 +93,18 @@ var mbPool = sync.Pool{New: func() any {
 }}
 
 func (s *Server) serve(ln net.Listener, handle func(*mbConn) error) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return net.ErrClosed
-	}
-	s.lns[ln] = struct{}{}
-	s.mu.Unlock()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		s.accepts.Add(1)
-		if !s.track(c, true) {
-			c.Close()
-			return net.ErrClosed
-		}
-		go func() {
-			m := mbPool.Get().(*mbConn)
-			m.c = c
-			m.r.Reset(c)
-			m.w.Reset(c)
-			handle(m)
-			m.w.Flush()
-			s.track(c, false)
-			c.Close()
-			m.c = nil
-			m.r.Reset(nil)
-			m.w.Reset(nil)
-			mbPool.Put(m)
-		}()
-	}
-}
-
-func (s *Server) track(c net.Conn, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		if s.closed {
-			return false
-		}
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-	return true
+	return s.conns.Serve(ln, func(c net.Conn) {
+		m := mbPool.Get().(*mbConn)
+		m.c = c
+		m.r.Reset(c)
+		m.w.Reset(c)
+		handle(m)
+		m.w.Flush()
+		m.c = nil
+		m.r.Reset(nil)
+		m.w.Reset(nil)
+		mbPool.Put(m)
+	})
 }
 
 // readLine returns the next line including its LF; the slice is valid
