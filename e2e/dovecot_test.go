@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -27,35 +26,15 @@ var dovecotMessages = []string{
 	"From: bob@example.org\r\nTo: tester@example.org\r\nSubject: e2e message two\r\n\r\nbody of message two\r\n",
 }
 
-// needDovecot returns the dovecot binary or fails: scripts/test.sh installs
-// it, so a missing one is a setup error, not a reason to skip.
 func needDovecot(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("dovecot")
-	if err != nil {
-		bin = "/usr/sbin/dovecot"
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatal("dovecot not found: run scripts/test.sh (it installs dovecot-imapd and dovecot-pop3d)")
-		}
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("the Dovecot tests need root (Dovecot drops privileges itself): run scripts/test.sh as root")
-	}
-	return bin
+	return needDaemon(t, "dovecot", "dovecot-imapd and dovecot-pop3d")
 }
 
 func startDovecot(t testing.TB) *dovecot {
 	t.Helper()
 	bin := needDovecot(t)
-	// Not t.TempDir: Dovecot's unprivileged processes must traverse it.
-	dir, err := os.MkdirTemp("", "mailproxy-dovecot-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := daemonDir(t, "dovecot")
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		t.Fatalf("no user nobody for the mailbox: %v", err)

@@ -22,35 +22,10 @@ type postfix struct {
 	dir  string
 }
 
-// needPostfix returns the postfix binary or fails: scripts/test.sh installs
-// it, so a missing one is a setup error, not a reason to skip.
-func needPostfix(t testing.TB) string {
-	t.Helper()
-	bin, err := exec.LookPath("postfix")
-	if err != nil {
-		bin = "/usr/sbin/postfix"
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatal("postfix not found: run scripts/test.sh (it installs postfix and swaks)")
-		}
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("the Postfix tests need root (Postfix drops privileges itself): run scripts/test.sh as root")
-	}
-	return bin
-}
-
 func startPostfix(t testing.TB) *postfix {
 	t.Helper()
-	bin := needPostfix(t)
-	// Not t.TempDir: Postfix's unprivileged daemons must traverse it.
-	dir, err := os.MkdirTemp("", "mailproxy-postfix-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := needDaemon(t, "postfix", "postfix and swaks")
+	dir := daemonDir(t, "postfix")
 	pf := &postfix{Port: freePort(t), dir: dir}
 	r := strings.NewReplacer("@DIR@", dir, "@SMTP_PORT@", strconv.Itoa(pf.Port))
 	for _, name := range []string{"main.cf", "master.cf"} {

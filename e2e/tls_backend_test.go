@@ -26,14 +26,7 @@ type tlsDovecot struct {
 func startTLSDovecot(t *testing.T) *tlsDovecot {
 	t.Helper()
 	bin := needDovecot(t)
-	dir, err := os.MkdirTemp("", "mailproxy-dovecot-tls-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := daemonDir(t, "dovecot-tls")
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		t.Fatal(err)
