@@ -77,14 +77,7 @@ func (rt *runtimeState) rawAccept(l *listenerRT) bool {
 			return true
 		}
 		if acceptErr != nil {
-			// EMFILE and friends: wait and retry instead of dying.
-			srv := l.srv.Load()
-			srv.stats.Rejected("error")
-			rt.log.Error("accept() failed", "server", srv.listen, "err", acceptErr.Error())
-			time.Sleep(backoff)
-			if backoff < time.Second {
-				backoff *= 2
-			}
+			rt.acceptFailed(l.srv.Load(), acceptErr, &backoff)
 			continue
 		}
 		backoff = 5 * time.Millisecond
@@ -95,18 +88,10 @@ func (rt *runtimeState) rawAccept(l *listenerRT) bool {
 // its registration on the least loaded loop. Runs in the accept goroutine.
 func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa syscall.Sockaddr, local net.Addr) {
 	srv := l.srv.Load()
-	if rt.draining.Load() {
-		srv.stats.Rejected("draining")
+	if !rt.admit(srv) {
 		_ = unix.Close(fd)
 		return
 	}
-	if limit := int64(rt.cfg.Load().WorkerConnections); limit > 0 && rt.sessions.Load() >= limit {
-		srv.stats.Rejected("limit")
-		rt.log.Warn("worker_connections are not enough", "server", srv.listen)
-		_ = unix.Close(fd)
-		return
-	}
-	rt.sessions.Add(1)
 	t := rawAdoptPool.Get().(*rawAdoptTask)
 	*t = rawAdoptTask{rt: rt, srv: srv, loop: rt.raw.pick(), fd: fd, network: network,
 		local: local, remote: rawAcceptedAddr(sa)}

@@ -432,34 +432,50 @@ func (rt *runtimeState) acceptConns(l *listenerRT) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// EMFILE and friends: wait and retry instead of dying.
-			srv.stats.Rejected("error")
-			rt.log.Error("accept() failed", "server", srv.listen, "err", err.Error())
-			time.Sleep(backoff)
-			if backoff < time.Second {
-				backoff *= 2
-			}
+			rt.acceptFailed(srv, err, &backoff)
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		if rt.draining.Load() {
-			srv.stats.Rejected("draining")
+		if !rt.admit(srv) {
 			_ = nc.Close()
 			continue
 		}
-		if limit := int64(rt.cfg.Load().WorkerConnections); limit > 0 && rt.sessions.Load() >= limit {
-			srv.stats.Rejected("limit")
-			rt.log.Warn("worker_connections are not enough", "server", srv.listen)
-			_ = nc.Close()
-			continue
-		}
-		rt.sessions.Add(1)
 		if _, err := rt.eng.Register(gnet.NewNetConnContext(gnet.NewContext(context.Background(), srv), nc)); err != nil {
 			rt.sessions.Add(-1)
 			srv.stats.Rejected("error")
 			_ = nc.Close()
 		}
 	}
+}
+
+// acceptFailed handles an accept error other than a closed listener
+// (EMFILE and friends): count it, log it, and wait before the next try,
+// doubling the wait up to a second, instead of dying as gnet's acceptor
+// does. backoff is reset to 5 ms by the caller after a success.
+func (rt *runtimeState) acceptFailed(srv *serverRT, err error, backoff *time.Duration) {
+	srv.stats.Rejected("error")
+	rt.log.Error("accept() failed", "server", srv.listen, "err", err.Error())
+	time.Sleep(*backoff)
+	if *backoff < time.Second {
+		*backoff *= 2
+	}
+}
+
+// admit applies the accept-time limits to a new connection of srv: none
+// while draining, none past worker_connections. It counts the session when
+// it lets it in; the caller closes the connection when it does not.
+func (rt *runtimeState) admit(srv *serverRT) bool {
+	if rt.draining.Load() {
+		srv.stats.Rejected("draining")
+		return false
+	}
+	if limit := int64(rt.cfg.Load().WorkerConnections); limit > 0 && rt.sessions.Load() >= limit {
+		srv.stats.Rejected("limit")
+		rt.log.Warn("worker_connections are not enough", "server", srv.listen)
+		return false
+	}
+	rt.sessions.Add(1)
+	return true
 }
 
 // quietLogger routes gnet's own log lines to ours.
