@@ -57,10 +57,13 @@ elif ! (cd "$ROOT" && go build -o bin/mailproxy ./cmd/mailproxy) 2>"$OUT/mailpro
 	TARGETS="nginx"
 fi
 MB="$ROOT/bin/mailbench"
-if [ ! -e /usr/lib/nginx/modules/ngx_mail_module.so ]; then
-	log "installing nginx and libnginx-mod-mail"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y nginx libnginx-mod-mail >"$OUT/apt.log" 2>&1
-fi
+# nginx + its mail module, and openssl for the TLS phase's certificate: the
+# test suite's installer (apt-get update first, as a fresh machine needs; no
+# service started, the Debian nginx on :80 stopped afterwards).
+# shellcheck source=scripts/lib/install.sh
+. "$ROOT/scripts/lib/install.sh"
+TEST_PKGS=(nginx libnginx-mod-mail openssl)
+install_test_deps || { log "cannot install nginx (run as root on Debian, or install nginx + libnginx-mod-mail)"; exit 1; }
 
 # --- processes ---------------------------------------------------------------
 PIDS=()
