@@ -12,8 +12,13 @@
 //
 // The client dialogues follow the RFCs and what nginx and mailproxy accept
 // before auth (reference §3): IMAP "a1 LOGIN user pass", POP3 USER/PASS,
-// SMTP EHLO + AUTH PLAIN with an initial response. Error kinds are
-// "phase:reason", e.g. "login:rejected", "greeting:timeout", "dial:refused".
+// SMTP EHLO + AUTH PLAIN with an initial response. TLS is either implicit
+// (handshake right after connect) or STARTTLS: greeting in plaintext, then
+// IMAP "s0 STARTTLS" (RFC 9051 §6.2.1), POP3 STLS (RFC 2595 §4) or SMTP
+// EHLO + STARTTLS (RFC 3207; EHLO again over TLS, §4.2), then the handshake
+// and the same dialogue. Either way every connection pays a full handshake
+// and the certificate is not verified. Error kinds are "phase:reason", e.g.
+// "login:rejected", "greeting:timeout", "dial:refused", "tls:rejected".
 //
 // Limits: one goroutine per client connection (the generator is not the
 // product); a single process can hold at most RLIMIT_NOFILE connections, so

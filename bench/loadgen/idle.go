@@ -74,7 +74,7 @@ func RunIdle(ctx context.Context, o Options) (*Report, error) {
 	stop()
 	openSec := time.Since(m.start).Seconds()
 
-	r := &Report{Mode: "idle", Proto: o.Proto, TLS: o.TLS, Target: o.Addr, Conc: o.Conc}
+	r := &Report{Mode: "idle", Proto: o.Proto, TLS: o.TLS, StartTLS: o.StartTLS, Target: o.Addr, Conc: o.Conc}
 	mergeStats(r, all, false)
 	m.finish(r, r.OK)
 	r.Elapsed = openSec
@@ -105,15 +105,12 @@ func RunIdle(ctx context.Context, o Options) (*Report, error) {
 	return r, nil
 }
 
-// idleOpen connects, reads the greeting, optionally logs in, and clears the
-// deadline so the connection can be held.
+// idleOpen connects, reads the greeting (and upgrades with STARTTLS),
+// optionally logs in, and clears the deadline so the connection can be
+// held.
 func idleOpen(sc *sessionConfig, seq int, login bool) (*session, error) {
-	s, err := sc.dial(seq)
+	s, err := sc.open(seq)
 	if err != nil {
-		return nil, err
-	}
-	if err := sc.ops.greeting(s); err != nil {
-		s.close()
 		return nil, err
 	}
 	if login {

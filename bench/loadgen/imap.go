@@ -26,6 +26,9 @@ var imapOps = protoOps{
 	logout: func(s *session) error {
 		return imapRoundTrip(s, "logout", []byte("a3 LOGOUT\r\n"), "a3 ", "bad-reply")
 	},
+	starttls: func(s *session) error {
+		return imapRoundTrip(s, "tls", imapStartTLS, "s0 ", "rejected")
+	},
 	prepare: func(s *session) error {
 		return imapRoundTrip(s, "select", []byte("s1 SELECT INBOX\r\n"), "s1 ", "bad-reply")
 	},

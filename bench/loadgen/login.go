@@ -54,7 +54,7 @@ func mergeStats(r *Report, all []workerStats, withLogin bool) (login, session Hi
 	return
 }
 
-// RunLogin loops connect → greeting → login → one command → logout with
+// RunLogin loops connect → greeting [→ STARTTLS] → login → one command → logout with
 // o.Conc workers until o.Duration or o.Count. With o.Rate > 0 the i-th
 // session is due at start + i/Rate (open loop) and its latency is counted
 // from that moment, so a server that stalls the workers is charged for the
@@ -121,7 +121,7 @@ func RunLogin(ctx context.Context, o Options) (*Report, error) {
 	}
 	wg.Wait()
 	stop()
-	r := &Report{Mode: "login", Proto: o.Proto, TLS: o.TLS, Target: o.Addr, Conc: o.Conc, Rate: o.Rate}
+	r := &Report{Mode: "login", Proto: o.Proto, TLS: o.TLS, StartTLS: o.StartTLS, Target: o.Addr, Conc: o.Conc, Rate: o.Rate}
 	mergeStats(r, all, true)
 	m.finish(r, r.OK)
 	return r, nil
@@ -129,15 +129,12 @@ func RunLogin(ctx context.Context, o Options) (*Report, error) {
 
 // loginSession runs one full session and returns when the login reply came.
 func loginSession(sc *sessionConfig, seq int) (time.Time, error) {
-	s, err := sc.dial(seq)
+	s, err := sc.open(seq)
 	if err != nil {
 		return time.Time{}, err
 	}
 	defer s.close()
 	ops := sc.ops
-	if err := ops.greeting(s); err != nil {
-		return time.Time{}, err
-	}
 	if err := ops.login(s); err != nil {
 		return time.Time{}, err
 	}

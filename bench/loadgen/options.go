@@ -25,6 +25,7 @@ type Options struct {
 	Progress   bool          // one-line progress on stderr when it is a terminal
 	Size       int           // relay smtp: DATA payload bytes; default 1 MiB
 	TLS        bool          // implicit TLS (IMAPS/POP3S/SMTPS ports): full handshake per connection, no resumption
+	StartTLS   bool          // plaintext port, upgraded after the greeting (STARTTLS/STLS); same handshake as TLS
 	Conns      int           // idle: connections to open
 	Login      bool          // idle: log in, so the proxy holds relayed sessions
 	Hold       time.Duration // idle: wait after opening before sampling memory
@@ -33,9 +34,16 @@ type Options struct {
 // ErrNoWorkers: Conc must be at least 1.
 var ErrNoWorkers = errors.New("loadgen: concurrency must be at least 1")
 
+// ErrTLSAndStartTLS: a connection is either TLS from the first byte or
+// upgraded after the greeting, not both.
+var ErrTLSAndStartTLS = errors.New("loadgen: implicit TLS and STARTTLS are exclusive")
+
 func (o *Options) check() error {
 	if o.Conc < 1 {
 		return ErrNoWorkers
+	}
+	if o.TLS && o.StartTLS {
+		return ErrTLSAndStartTLS
 	}
 	if o.Duration <= 0 || o.Duration > MaxDuration {
 		o.Duration = min(max(o.Duration, time.Second), MaxDuration)

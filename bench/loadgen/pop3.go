@@ -31,6 +31,12 @@ var pop3Ops = protoOps{
 		}
 		return pop3Expect(s, "logout", "bad-reply")
 	},
+	starttls: func(s *session) error {
+		if err := s.send("tls", pop3STLS); err != nil {
+			return err
+		}
+		return pop3Expect(s, "tls", "rejected")
+	},
 	prepare: func(s *session) error { return nil },
 	transfer: func(s *session) (int64, error) {
 		if err := s.send("relay", []byte("RETR 1\r\n")); err != nil {

@@ -46,7 +46,7 @@ func RunRelay(ctx context.Context, o Options) (*Report, error) {
 	}
 	wg.Wait()
 	stop()
-	r := &Report{Mode: "relay", Proto: o.Proto, TLS: o.TLS, Target: o.Addr, Conc: o.Conc}
+	r := &Report{Mode: "relay", Proto: o.Proto, TLS: o.TLS, StartTLS: o.StartTLS, Target: o.Addr, Conc: o.Conc}
 	_, _, bytes := mergeStats(r, all, false)
 	m.finish(r, r.OK)
 	r.Relay = &RelayFigures{Bytes: bytes, Messages: r.OK}
@@ -65,15 +65,12 @@ func RunRelay(ctx context.Context, o Options) (*Report, error) {
 // relaySession logs in once and transfers messages until the run ends.
 func relaySession(ctx context.Context, sc *sessionConfig, seq, count int, issued *atomic.Int64,
 	ws *workerStats, live *counters) error {
-	s, err := sc.dial(seq)
+	s, err := sc.open(seq)
 	if err != nil {
 		return err
 	}
 	defer s.close()
 	ops := sc.ops
-	if err := ops.greeting(s); err != nil {
-		return err
-	}
 	if err := ops.login(s); err != nil {
 		return err
 	}

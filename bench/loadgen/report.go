@@ -14,7 +14,8 @@ type Report struct {
 	Label     string            `json:"label,omitempty"` // what was measured, e.g. "nginx"
 	Mode      string            `json:"mode"`
 	Proto     string            `json:"proto"`
-	TLS       bool              `json:"tls,omitempty"`
+	TLS       bool              `json:"tls,omitempty"`      // implicit TLS
+	StartTLS  bool              `json:"starttls,omitempty"` // TLS after the greeting
 	Target    string            `json:"target"`
 	Conc      int               `json:"concurrency"`
 	Rate      float64           `json:"target_rate,omitempty"` // open loop
@@ -66,6 +67,18 @@ type RelayFigures struct {
 	Size     int64   `json:"message_bytes"`
 }
 
+// transport is the protocol as reports and summaries name it: "imap",
+// "imap+tls" (implicit) or "imap+starttls".
+func (r *Report) transport() string {
+	switch {
+	case r.TLS:
+		return r.Proto + "+tls"
+	case r.StartTLS:
+		return r.Proto + "+starttls"
+	}
+	return r.Proto
+}
+
 func ms(v float64) string {
 	switch {
 	case v >= 100:
@@ -92,7 +105,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	if r.Rate > 0 {
 		loop = fmt.Sprintf("open loop at %.0f/s (latency from intended start)", r.Rate)
 	}
-	fmt.Fprintf(w, "%s %s → %s  concurrency %d, %s, %.1fs\n", r.Mode, r.Proto, r.Target, r.Conc, loop,
+	fmt.Fprintf(w, "%s %s → %s  concurrency %d, %s, %.1fs\n", r.Mode, r.transport(), r.Target, r.Conc, loop,
 		r.Elapsed)
 	unit := map[string]string{"login": "logins", "relay": "messages", "idle": "connections"}[r.Mode]
 	fmt.Fprintf(w, "  %-10s %d ok, %d failed, %.1f %s/s\n", unit+":", r.OK, r.Failed, r.PerSec, unit)

@@ -5,7 +5,7 @@ import "encoding/base64"
 var smtpOps = protoOps{
 	greeting: func(s *session) error { return smtpExpect(s, "greeting", "220", "bad-reply") },
 	login: func(s *session) error {
-		if err := s.send("login", []byte("EHLO mailbench.test\r\n")); err != nil {
+		if err := s.send("login", smtpEHLO); err != nil {
 			return err
 		}
 		if err := smtpExpect(s, "login", "250", "bad-reply"); err != nil {
@@ -27,6 +27,18 @@ var smtpOps = protoOps{
 			return err
 		}
 		return smtpExpect(s, "logout", "221", "bad-reply")
+	},
+	starttls: func(s *session) error {
+		if err := s.send("tls", smtpEHLO); err != nil {
+			return err
+		}
+		if err := smtpExpect(s, "tls", "250", "rejected"); err != nil {
+			return err
+		}
+		if err := s.send("tls", smtpStartTLS); err != nil {
+			return err
+		}
+		return smtpExpect(s, "tls", "220", "rejected")
 	},
 	prepare: func(s *session) error { return nil },
 	transfer: func(s *session) (int64, error) {

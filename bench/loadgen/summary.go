@@ -65,26 +65,24 @@ var sumMetrics = map[string][]sumMetric{
 	},
 }
 
+// sumGroup is the row a report belongs to: mode, protocol with its TLS
+// variant ("imap+tls", "imap+starttls"), concurrency or rate.
 func sumGroup(r *Report) string {
-	if r.TLS {
-		c := *r
-		c.TLS, c.Proto = false, r.Proto+"+tls"
-		return sumGroup(&c)
-	}
+	proto := r.transport()
 	switch r.Mode {
 	case "login":
 		loop := ""
 		if r.Rate > 0 {
 			loop = fmt.Sprintf(" rate=%.0f", r.Rate)
 		}
-		return fmt.Sprintf("login %s c=%d%s", r.Proto, r.Conc, loop)
+		return fmt.Sprintf("login %s c=%d%s", proto, r.Conc, loop)
 	case "idle":
 		if r.Idle != nil && r.Idle.LoggedIn {
-			return "idle " + r.Proto + " relayed"
+			return "idle " + proto + " relayed"
 		}
-		return "idle " + r.Proto + " pre-auth"
+		return "idle " + proto + " pre-auth"
 	}
-	return fmt.Sprintf("%s %s c=%d", r.Mode, r.Proto, r.Conc)
+	return fmt.Sprintf("%s %s c=%d", r.Mode, proto, r.Conc)
 }
 
 func median(v []float64) float64 {
@@ -167,11 +165,12 @@ func sumCell(v float64, n int) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-// sumOrder sorts login, relay, idle; then imap, pop3, smtp; then by
-// concurrency.
+// sumOrder sorts login, relay, idle; then imap, pop3, smtp, their implicit
+// TLS and their STARTTLS variants; then by concurrency.
 func sumOrder(g string) string {
 	rank := map[string]string{"login": "1", "relay": "2", "idle": "3", "imap": "1", "pop3": "2", "smtp": "3",
-		"imap+tls": "4", "pop3+tls": "5", "smtp+tls": "6"}
+		"imap+tls": "4", "pop3+tls": "5", "smtp+tls": "6", "imap+starttls": "7", "pop3+starttls": "8",
+		"smtp+starttls": "9"}
 	f := strings.Fields(g)
 	out := ""
 	for i, x := range f {

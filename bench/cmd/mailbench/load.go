@@ -40,6 +40,8 @@ func newLoadFlags(name string, defConc int, defDur time.Duration) *loadFlags {
 	fs.IntVar(&o.Sources, "src", 0, "spread source addresses over N addresses 127.0.0.2... (0: kernel's choice)")
 	fs.IntVar(&o.SrcOffset, "src-offset", 0, "first source address is 127.0.0.(2+offset), to run several generators")
 	fs.BoolVar(&o.TLS, "tls", false, "implicit TLS (993/995/465-style listener): a full handshake per connection")
+	fs.BoolVar(&o.StartTLS, "starttls", false,
+		"plaintext port upgraded after the greeting (IMAP STARTTLS, POP3 STLS, SMTP EHLO+STARTTLS): a full handshake per connection")
 	fs.StringVar(&lf.pids, "pid", "", "comma-separated pids whose process trees are the proxy (CPU and memory)")
 	fs.StringVar(&lf.mockpids, "mockpid", "", "comma-separated pids of the mocks, to show their CPU per op")
 	fs.StringVar(&lf.pidfile, "pidfile", "", "read the proxy's root pid from this file (e.g. nginx.pid)")
@@ -53,6 +55,9 @@ func (lf *loadFlags) parse(args []string) error {
 	lf.fs.Parse(args)
 	if lf.fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", lf.fs.Args())
+	}
+	if lf.o.TLS && lf.o.StartTLS {
+		lf.usageError("-tls and -starttls are exclusive: a listener is TLS from the first byte or upgraded after the greeting")
 	}
 	lf.o.Progress = lf.progress && !lf.json
 	var err error
@@ -74,6 +79,14 @@ func (lf *loadFlags) parse(args []string) error {
 		lf.o.PIDs = append(lf.o.PIDs, n)
 	}
 	return nil
+}
+
+// usageError reports a bad flag combination the way the flag package
+// reports a bad flag (its ExitOnError): message, flag list, exit status 2.
+func (lf *loadFlags) usageError(msg string) {
+	fmt.Fprintln(lf.fs.Output(), msg)
+	lf.fs.Usage()
+	os.Exit(2)
 }
 
 // emit prints r as a table or JSON.
