@@ -7,6 +7,7 @@
 #   scripts/bench-vs-nginx.sh                 # everything
 #   DUR=3s REPS=1 scripts/bench-vs-nginx.sh   # quicker, noisier
 #   ONLY=login scripts/bench-vs-nginx.sh      # login | rate | tls | relay | idle
+#                                             # (tls: IMAPS and IMAP STARTTLS logins)
 #   NO_MAILPROXY=1 scripts/bench-vs-nginx.sh  # nginx figures only
 #
 # Knobs (environment): DUR (per run, default 5s), REPS (interleaved
@@ -14,8 +15,9 @@
 # CONCS ("50 200"), PROTOS ("imap pop3 smtp"), RELAY_C (4), SIZE (relay
 # message bytes, 1048576), IDLE_CONNS (pre-auth connections held, 19000),
 # IDLE_SESSIONS (relayed sessions held, 9000), TLS (1: also IMAPS logins on
-# 2x993 with a self-signed P-256 certificate, for each target whose -t
-# accepts ssl; 0: off), MAILPROXY_BIN (use this binary instead of building
+# 2x993 and IMAP STARTTLS logins on 2x144, with a self-signed P-256
+# certificate, for each target whose -t accepts ssl and starttls; 0: off),
+# MAILPROXY_BIN (use this binary instead of building
 # ./cmd/mailproxy from the working tree), RATES (open-loop IMAP login rates per second, c=200
 # cap, latency from the intended start; "" skips), OUT (results dir).
 set -euo pipefail
@@ -100,13 +102,15 @@ if [ "$TLS" = 1 ]; then
 fi
 
 # write_conf TARGET [TLS]: the same nginx-syntax config for both, ports
-# 2x143 etc.; with TLS=1 also an implicit-TLS IMAP server on 2x993.
+# 2x143 etc.; with TLS=1 also an implicit-TLS IMAP server on 2x993 and a
+# plaintext one offering STARTTLS on 2x144 (same certificate).
 write_conf() {
 	local t=$1 b=${BASE[$1]} dir="$OUT/$1" tls=${2:-${TLS_OK[$1]}}
-	local ssl="" sslsrv=""
+	local ssl="" sslsrv="" starttlssrv=""
 	if [ "$tls" = 1 ]; then
 		ssl="ssl_certificate $OUT/cert.pem; ssl_certificate_key $OUT/key.pem;"
 		sslsrv="server { listen 127.0.0.1:${b}993 ssl; protocol imap; }"
+		starttlssrv="server { listen 127.0.0.1:${b}144; protocol imap; starttls on; }"
 	fi
 	mkdir -p "$dir"
 	cat >"$dir/mail.conf" <<CONF
@@ -128,6 +132,7 @@ mail {
     xclient on;
     $ssl
     $sslsrv
+    $starttlssrv
     server { listen 127.0.0.1:${b}143; protocol imap; }
     server { listen 127.0.0.1:${b}110; protocol pop3; }
     server { listen 127.0.0.1:${b}025; protocol smtp; }
@@ -148,7 +153,7 @@ tls_check() {
 }
 for t in $TARGETS; do
 	if tls_check "$t"; then TLS_OK[$t]=1; elif [ "$TLS" = 1 ]; then
-		log "$t rejects the TLS config (no TLS figures for it): $(head -1 "$OUT/$t/tls-check.log")"
+		log "$t rejects the TLS config (no TLS or STARTTLS figures for it): $(head -1 "$OUT/$t/tls-check.log")"
 	fi
 done
 
@@ -198,6 +203,14 @@ if [ -z "$ONLY" ] || [ "$ONLY" = tls ]; then
 		log "login imap+tls c=50 rep=$rep $t"
 		"$MB" login -json -label "$t" -tls -proto imap -addr "127.0.0.1:${BASE[$t]}993" -c 50 -d "$DUR" -src 8 \
 			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/tls-imap-c50-$t-$rep.json"
+	done; done
+	# STARTTLS: the report's starttls flag makes its own summary row,
+	# "login imap+starttls c=50".
+	for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
+		[ "${TLS_OK[$t]}" = 1 ] || continue
+		log "login imap+starttls c=50 rep=$rep $t"
+		"$MB" login -json -label "$t" -starttls -proto imap -addr "127.0.0.1:${BASE[$t]}144" -c 50 -d "$DUR" -src 8 \
+			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/starttls-imap-c50-$t-$rep.json"
 	done; done
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = relay ]; then
