@@ -19,7 +19,13 @@
 # certificate, for each target whose -t accepts ssl and starttls; 0: off),
 # MAILPROXY_BIN (use this binary instead of building
 # ./cmd/mailproxy from the working tree), RATES (open-loop IMAP login rates per second, c=200
-# cap, latency from the intended start; "" skips), OUT (results dir).
+# cap, latency from the intended start; "" skips), OUT (results dir),
+# ECDH_CURVE (ssl_ecdh_curve for both targets, e.g. X25519 so both agree on
+# the key exchange; default: each one's own default), FLOOR (1, the default
+# when haproxy is installed: also run the login phase through HAProxy in
+# plain TCP mode straight to the mock backend, no auth_http and no login
+# dialogue of its own: what a proxy costs per login just to pass the
+# bytes, printed as its own table; 0: off).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,13 +41,17 @@ IDLE_SESSIONS=${IDLE_SESSIONS:-9000}
 ONLY=${ONLY:-}
 TLS=${TLS:-1}
 RATES=${RATES:-"2000"}
+ECDH_CURVE=${ECDH_CURVE:-}
+if [ -z "${FLOOR:-}" ]; then
+	if command -v haproxy >/dev/null 2>&1; then FLOOR=1; else FLOOR=0; fi
+fi
 OUT=${OUT:-$(mktemp -d /tmp/bench-vs-nginx.XXXXXX)}
 mkdir -p "$OUT"
 
 AUTH=127.0.0.1:19080
 declare -A BACKEND=([imap]=127.0.0.1:19143 [pop3]=127.0.0.1:19110 [smtp]=127.0.0.1:19025)
 declare -A PORT=([imap]=143 [pop3]=110 [smtp]=025)
-declare -A BASE=([nginx]=21 [mailproxy]=22)   # nginx imap on :21143, mailproxy on :22143
+declare -A BASE=([nginx]=21 [mailproxy]=22 [floor]=20)   # nginx imap on :21143, mailproxy on :22143, floor on :20143
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -109,6 +119,7 @@ write_conf() {
 	local ssl="" sslsrv="" starttlssrv=""
 	if [ "$tls" = 1 ]; then
 		ssl="ssl_certificate $OUT/cert.pem; ssl_certificate_key $OUT/key.pem;"
+		if [ -n "$ECDH_CURVE" ]; then ssl="$ssl ssl_ecdh_curve $ECDH_CURVE;"; fi
 		sslsrv="server { listen 127.0.0.1:${b}993 ssl; protocol imap; }"
 		starttlssrv="server { listen 127.0.0.1:${b}144; protocol imap; starttls on; }"
 	fi
@@ -176,19 +187,46 @@ stop_target() {
 }
 for t in $TARGETS; do start_target "$t"; done
 
-# order REP: alternate which target goes first in each repetition.
+# order REP [TARGET...]: alternate which target goes first in each
+# repetition (default list: $TARGETS).
 order() {
-	if [ $(($1 % 2)) -eq 1 ] || [ "$TARGETS" = nginx ]; then echo $TARGETS; else echo $TARGETS | tr ' ' '\n' | tac | tr '\n' ' '; fi
+	local rep=$1 list
+	shift
+	list=${*:-$TARGETS}
+	if [ $((rep % 2)) -eq 1 ]; then echo $list; else echo $list | tr ' ' '\n' | tac | tr '\n' ' '; fi
 }
 addr() { echo 127.0.0.1:${BASE[$1]}${PORT[$2]}; }
 
+# The floor: HAProxy in TCP mode from 20143/20110/20025 straight to the
+# mock backend, in the foreground (-db) so its pid is the one sampled.
+LOGIN_TARGETS=$TARGETS
+if [ "$FLOOR" = 1 ] && { [ -z "$ONLY" ] || [ "$ONLY" = login ]; }; then
+	mkdir -p "$OUT/floor"
+	{
+		printf 'global\n    maxconn 4000\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 5m\n    timeout server 5m\n'
+		for proto in imap pop3 smtp; do
+			printf 'listen %s\n    bind %s\n    server mock %s\n' "$proto" "$(addr floor "$proto")" "${BACKEND[$proto]}"
+		done
+	} >"$OUT/floor/haproxy.cfg"
+	haproxy -db -f "$OUT/floor/haproxy.cfg" >"$OUT/floor/stdout.log" 2>&1 &
+	TPID[floor]=$!; PIDS+=(${TPID[floor]})
+	if wait_port "$(addr floor imap)"; then LOGIN_TARGETS="$TARGETS floor"; else log "haproxy did not start: no floor figures"; fi
+fi
+
+
 # --- runs --------------------------------------------------------------------
 if [ -z "$ONLY" ] || [ "$ONLY" = login ]; then
-	for proto in $PROTOS; do for c in $CONCS; do for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
+	for proto in $PROTOS; do for c in $CONCS; do for rep in $(seq "$REPS"); do for t in $(order "$rep" $LOGIN_TARGETS); do
 		log "login $proto c=$c rep=$rep $t"
+		dir=$OUT; [ "$t" = floor ] && dir=$OUT/floor
 		"$MB" login -json -label "$t" -proto "$proto" -addr "$(addr $t $proto)" -c "$c" -d "$DUR" -src 8 \
-			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/login-$proto-c$c-$t-$rep.json"
+			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$dir/login-$proto-c$c-$t-$rep.json"
 	done; done; done; done
+fi
+if [ "$LOGIN_TARGETS" != "$TARGETS" ]; then
+	# The floor's own table reads $OUT/floor: its runs and nginx's.
+	for f in "$OUT"/login-*-nginx-*.json; do if [ -e "$f" ]; then ln -sf "$f" "$OUT/floor/"; fi; done
+	stop_target floor
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = rate ]; then
 	for rate in $RATES; do for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
@@ -244,5 +282,10 @@ curl -s "http://$AUTH/stats" >"$OUT/mockauth-stats.json" || true
 	echo "mailproxy: ${MAILPROXY_BIN:-$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}; loops/workers: $LOOPS; run: $DUR x $REPS interleaved"
 	echo "mock auth_http: $(cat "$OUT/mockauth-stats.json" 2>/dev/null)"
 	"$MB" summary -base nginx -cand mailproxy "$OUT"
+	if [ "$LOGIN_TARGETS" != "$TARGETS" ] && [ -n "$(ls "$OUT"/floor/login-*-nginx-*.json 2>/dev/null)" ]; then
+		echo
+		echo "floor: HAProxy $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f3) in TCP mode straight to the mock backend (no auth_http, no login dialogue), same run:"
+		"$MB" summary -base nginx -cand floor "$OUT/floor"
+	fi
 } | tee "$OUT/summary.txt"
 log "raw JSON and logs: $OUT"
