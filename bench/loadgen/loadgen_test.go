@@ -77,6 +77,39 @@ func TestRelayEveryProtocol(t *testing.T) {
 	}
 }
 
+// A proxy that refuses every session must not keep a relay run with -n
+// reconnecting until -d: each failed session uses up one message.
+func TestRelayCountBoundsFailedSessions(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: every dial is refused
+	done := make(chan *Report, 1)
+	go func() {
+		r, err := RunRelay(context.Background(), Options{Proto: "pop3", Addr: addr, Conc: 2, Count: 10,
+			Size: 1000, Duration: time.Minute, Timeout: time.Second})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		if r == nil {
+			return
+		}
+		// Each worker checks the budget before a session: at most Conc-1
+		// sessions past it.
+		if r.OK != 0 || r.Failed < 10 || r.Failed > 11 || r.Errors["dial:refused"] != r.Failed {
+			t.Fatalf("ok %d failed %d errors %v", r.OK, r.Failed, r.Errors)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("relay -n 10 against a refusing address still running after 30 s (the run's -d is 1 m)")
+	}
+}
+
 func TestIdleHoldsConnections(t *testing.T) {
 	addrs := startStore(t)
 	for _, login := range []bool{false, true} {

@@ -12,7 +12,8 @@ import (
 // RunRelay logs o.Conc sessions in and moves messages through the relay
 // until o.Duration or o.Count messages: IMAP FETCH of the backend's message,
 // POP3 RETR, SMTP MAIL/RCPT/DATA of an o.Size message. A failed session is
-// counted and replaced by a new one.
+// counted and replaced by a new one; with o.Count, a session that fails
+// before moving a message uses up one of the o.Count messages.
 func RunRelay(ctx context.Context, o Options) (*Report, error) {
 	if err := o.check(); err != nil {
 		return nil, err
@@ -63,19 +64,26 @@ func RunRelay(ctx context.Context, o Options) (*Report, error) {
 }
 
 // relaySession logs in once and transfers messages until the run ends.
+// A session that fails before its first transfer counts as one issued
+// message, so -n bounds the attempts against a proxy that refuses or
+// rejects every session instead of reconnecting until -d.
 func relaySession(ctx context.Context, sc *sessionConfig, seq, count int, issued *atomic.Int64,
 	ws *workerStats, live *counters) error {
+	setupFailed := func(err error) error {
+		issued.Add(1)
+		return err
+	}
 	s, err := sc.open(seq)
 	if err != nil {
-		return err
+		return setupFailed(err)
 	}
 	defer s.close()
 	ops := sc.ops
 	if err := ops.login(s); err != nil {
-		return err
+		return setupFailed(err)
 	}
 	if err := ops.prepare(s); err != nil {
-		return err
+		return setupFailed(err)
 	}
 	for ctx.Err() == nil {
 		if count > 0 && issued.Add(1) > int64(count) {
