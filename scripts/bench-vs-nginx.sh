@@ -2,7 +2,7 @@
 # bench-vs-nginx.sh: measure mailproxy and nginx's mail module in the same
 # run, interleaved, against the same mock auth_http server and mock backend,
 # and print mailproxy/nginx ratios. Loopback only; every load run is bounded
-# in time. Takes about 5 minutes on a 2-core machine with the defaults.
+# in time. Takes about 6 minutes on a 2-core machine with the defaults.
 #
 #   scripts/bench-vs-nginx.sh                 # everything
 #   DUR=3s REPS=1 scripts/bench-vs-nginx.sh   # quicker, noisier
