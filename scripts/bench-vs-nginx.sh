@@ -21,8 +21,8 @@
 # ./cmd/mailproxy from the working tree), RATES (open-loop IMAP login rates per second, c=200
 # cap, latency from the intended start; "" skips), OUT (results dir),
 # ECDH_CURVE (ssl_ecdh_curve for both targets, e.g. X25519 so both agree on
-# the key exchange; default: each one's own default), FLOOR (1, the default
-# when haproxy is installed: also run the login phase through HAProxy in
+# the key exchange; default: each one's own default), FLOOR (1, the default:
+# also run the login phase through HAProxy in
 # plain TCP mode straight to the mock backend, no auth_http and no login
 # dialogue of its own: what a proxy costs per login just to pass the
 # bytes, printed as its own table; 0: off).
@@ -42,9 +42,7 @@ ONLY=${ONLY:-}
 TLS=${TLS:-1}
 RATES=${RATES:-"2000"}
 ECDH_CURVE=${ECDH_CURVE:-}
-if [ -z "${FLOOR:-}" ]; then
-	if command -v haproxy >/dev/null 2>&1; then FLOOR=1; else FLOOR=0; fi
-fi
+FLOOR=${FLOOR:-1}
 OUT=${OUT:-$(mktemp -d /tmp/bench-vs-nginx.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -69,12 +67,12 @@ elif ! (cd "$ROOT" && go build -o bin/mailproxy ./cmd/mailproxy) 2>"$OUT/mailpro
 	TARGETS="nginx"
 fi
 MB="$ROOT/bin/mailbench"
-# nginx + its mail module, and openssl for the TLS phase's certificate: the
-# test suite's installer (apt-get update first, as a fresh machine needs; no
+# nginx + its mail module, openssl for the TLS phase's certificate, haproxy
+# for the floor, curl for the mock's counters: the test suite's installer (apt-get update first, as a fresh machine needs; no
 # service started, the Debian nginx on :80 stopped afterwards).
 # shellcheck source=scripts/lib/install.sh
 . "$ROOT/scripts/lib/install.sh"
-TEST_PKGS=(nginx libnginx-mod-mail openssl)
+TEST_PKGS=(nginx libnginx-mod-mail openssl haproxy curl)
 install_test_deps || { log "cannot install nginx (run as root on Debian, or install nginx + libnginx-mod-mail)"; exit 1; }
 
 # --- processes ---------------------------------------------------------------
@@ -200,7 +198,9 @@ addr() { echo 127.0.0.1:${BASE[$1]}${PORT[$2]}; }
 # The floor: HAProxy in TCP mode from 20143/20110/20025 straight to the
 # mock backend, in the foreground (-db) so its pid is the one sampled.
 LOGIN_TARGETS=$TARGETS
-if [ "$FLOOR" = 1 ] && { [ -z "$ONLY" ] || [ "$ONLY" = login ]; }; then
+if [ "$FLOOR" = 1 ] && ! command -v haproxy >/dev/null 2>&1; then
+	log "no haproxy: no floor figures"
+elif [ "$FLOOR" = 1 ] && { [ -z "$ONLY" ] || [ "$ONLY" = login ]; }; then
 	mkdir -p "$OUT/floor"
 	{
 		printf 'global\n    maxconn 4000\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 5m\n    timeout server 5m\n'
