@@ -227,17 +227,37 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 
 // Check reports what Run would refuse in cfg beyond what config.Load
 // checks (an smtp_capabilities item mailproxy cannot honour, a protocol it
-// does not build), so that "mailproxy -t" refuses it too.
+// does not build, an error_log file that cannot be opened), so that
+// "mailproxy -t" refuses it too. Like nginx -t, it opens (and so creates)
+// every error_log file, main and per-server.
 func Check(cfg *config.Config) error {
 	if cfg.Mail == nil || len(cfg.Mail.Servers) == 0 {
 		return errNoServers
+	}
+	if err := checkLogs(cfg.ErrorLogs); err != nil {
+		return err
 	}
 	for _, sc := range cfg.Mail.Servers {
 		if _, err := opsFor(sc); err != nil {
 			return err
 		}
+		if err := checkLogs(sc.ErrorLogs); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// checkLogs opens the targets as Run would, and closes them again.
+func checkLogs(targets []config.LogTarget) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	h, err := config.NewLogHandler(targets)
+	if err != nil {
+		return err
+	}
+	return h.Close()
 }
 
 // buildServers makes the run-time servers of cfg, one per listen socket,

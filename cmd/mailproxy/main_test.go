@@ -86,6 +86,21 @@ func TestBinary(t *testing.T) {
 	f([]string{"-x"}, 1, "", "mailproxy: invalid option: \"x\"\n")
 	// nginx's mail-loss trap: CHUNKING advertised before auth, where BDAT cannot be taken
 	f([]string{"-t", "-c", chunking}, 1, "", "mailproxy: [emerg] \"CHUNKING\" in smtp_capabilities cannot be honoured: before login mailproxy cannot take BDAT, so clients would lose mail; remove it (the backend still offers it after AUTH) in "+chunking+":4\nmailproxy: configuration file "+chunking+" test failed\n")
+	// like nginx -t: every error_log file is opened (and created), main and per-server
+	logDir := t.TempDir()
+	mainLog, srvLog := filepath.Join(logDir, "main.log"), filepath.Join(logDir, "imap.log")
+	logs := writeConf(t, "error_log "+mainLog+";\nevents {}\nmail {\n auth_http 127.0.0.1:9/auth;\n server { listen 127.0.0.1:1143; protocol imap; error_log "+srvLog+" info; }\n}\n")
+	f([]string{"-tq", "-c", logs}, 0, "", "")
+	for _, p := range []string{mainLog, srvLog} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("-t did not create %s: %v", p, err)
+		}
+	}
+	missing := filepath.Join(logDir, "no-such-dir", "imap.log")
+	badLog := writeConf(t, "events {}\nmail {\n auth_http 127.0.0.1:9/auth;\n server { listen 127.0.0.1:1143; protocol imap; error_log "+missing+"; }\n}\n")
+	f([]string{"-t", "-c", badLog}, 1, "", "mailproxy: [emerg] open() \""+missing+"\" failed (2: No such file or directory)\nmailproxy: configuration file "+badLog+" test failed\n")
+	badMain := writeConf(t, "error_log "+missing+";\n"+goodConf)
+	f([]string{"-t", "-c", badMain}, 1, "", "mailproxy: [emerg] open() \""+missing+"\" failed (2: No such file or directory)\nmailproxy: configuration file "+badMain+" test failed\n")
 	f([]string{"-c"}, 1, "", "mailproxy: option \"-c\" requires file name\n")
 	f([]string{"-s", "bogus"}, 1, "", "mailproxy: invalid option: \"-s bogus\"\n")
 	// a broken config fails a normal start the same way, with exit 1
