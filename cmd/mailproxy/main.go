@@ -211,7 +211,9 @@ func serve(conf string, stderr io.Writer) int {
 	if n := cfg.WorkerRlimitNofile; n > 0 {
 		lim := syscall.Rlimit{Cur: uint64(n), Max: uint64(n)}
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			log.Warn(fmt.Sprintf("setrlimit(RLIMIT_NOFILE, %d) failed %s, ignored", n, errnoText(err)))
+			// nginx's level and words: alert, so the default error_log
+			// level shows it (the proxy will run out of descriptors early).
+			log.Log(context.Background(), config.LevelAlert, fmt.Sprintf("setrlimit(RLIMIT_NOFILE, %d) failed %s", n, errnoText(err)))
 		}
 	}
 	if cfg.Pid != "" {

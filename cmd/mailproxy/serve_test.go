@@ -99,3 +99,62 @@ func TestServePidFile(t *testing.T) {
 		t.Fatalf("pid file left behind: %v", err)
 	}
 }
+
+// TestServeRlimitNofile starts the binary under a 256-descriptor limit
+// with worker_rlimit_nofile 1000: either the limit is raised (root with
+// CAP_SYS_RESOURCE) or, as nginx does, an alert line says it was not.
+func TestServeRlimitNofile(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	conf := writeConf(t, "worker_rlimit_nofile 1000;\nerror_log stderr info;\nworker_processes 1;\n"+
+		"mail {\n auth_http 127.0.0.1:9/auth;\n server { listen "+addr+"; protocol imap; }\n}\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", `ulimit -n 256 && exec "$0" -c "$1"`, binPath, conf)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sc := bufio.NewScanner(stderr)
+	alert := ""
+	var seen []string
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+		if strings.Contains(sc.Text(), "setrlimit(RLIMIT_NOFILE, 1000) failed") {
+			alert = sc.Text()
+		}
+		if strings.Contains(sc.Text(), "listening") {
+			break
+		}
+	}
+	go func() { // keep the pipe drained
+		for sc.Scan() {
+		}
+	}()
+	limits, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/limits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var soft string
+	for _, line := range strings.Split(string(limits), "\n") {
+		if strings.HasPrefix(line, "Max open files") {
+			soft = strings.Fields(line)[3]
+		}
+	}
+	switch {
+	case soft == "1000" && alert == "":
+		// raised
+	case soft == "256" && strings.Contains(alert, "[alert]"):
+		// not permitted here, and said so at nginx's level
+	default:
+		t.Fatalf("open files limit %q, alert %q; log: %q", soft, alert, seen)
+	}
+}
