@@ -38,6 +38,17 @@ RELAY_C=${RELAY_C:-4}
 SIZE=${SIZE:-1048576}
 IDLE_CONNS=${IDLE_CONNS:-19000}
 IDLE_SESSIONS=${IDLE_SESSIONS:-9000}
+# One generator process holds the idle connections: keep them under its
+# open-file limit (Go raises the soft limit to the hard one).
+NOFILE=$(ulimit -Hn)
+if [ "$NOFILE" != unlimited ] && [ $((IDLE_CONNS + 100)) -gt "$NOFILE" ]; then
+	IDLE_CONNS=$((NOFILE - 100))
+	echo "open files are capped at $NOFILE: holding $IDLE_CONNS idle pre-auth connections" >&2
+fi
+if [ "$NOFILE" != unlimited ] && [ $((2 * IDLE_SESSIONS + 100)) -gt "$NOFILE" ]; then
+	IDLE_SESSIONS=$(((NOFILE - 100) / 2))
+	echo "open files are capped at $NOFILE: holding $IDLE_SESSIONS idle relayed sessions" >&2
+fi
 ONLY=${ONLY:-}
 TLS=${TLS:-1}
 RATES=${RATES:-"2000"}
