@@ -247,20 +247,16 @@ if [ -z "$ONLY" ] || [ "$ONLY" = rate ]; then
 	done; done; done
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = tls ]; then
-	for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
+	# Implicit TLS on 2x993 and STARTTLS on 2x144; the report's tls or
+	# starttls flag makes its own summary row ("login imap+tls c=50",
+	# "login imap+starttls c=50").
+	declare -A TLSPORT=([tls]=993 [starttls]=144)
+	for mode in tls starttls; do for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
 		[ "${TLS_OK[$t]}" = 1 ] || continue
-		log "login imap+tls c=50 rep=$rep $t"
-		"$MB" login -json -label "$t" -tls -proto imap -addr "127.0.0.1:${BASE[$t]}993" -c 50 -d "$DUR" -src 8 \
-			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/tls-imap-c50-$t-$rep.json"
-	done; done
-	# STARTTLS: the report's starttls flag makes its own summary row,
-	# "login imap+starttls c=50".
-	for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
-		[ "${TLS_OK[$t]}" = 1 ] || continue
-		log "login imap+starttls c=50 rep=$rep $t"
-		"$MB" login -json -label "$t" -starttls -proto imap -addr "127.0.0.1:${BASE[$t]}144" -c 50 -d "$DUR" -src 8 \
-			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/starttls-imap-c50-$t-$rep.json"
-	done; done
+		log "login imap+$mode c=50 rep=$rep $t"
+		"$MB" login -json -label "$t" "-$mode" -proto imap -addr "127.0.0.1:${BASE[$t]}${TLSPORT[$mode]}" -c 50 -d "$DUR" -src 8 \
+			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/$mode-imap-c50-$t-$rep.json"
+	done; done; done
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = relay ]; then
 	for proto in $PROTOS; do for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
