@@ -13,17 +13,24 @@ import (
 	"time"
 )
 
+// freeAddr returns a loopback address nothing listens on (the port of a
+// listener just closed).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // TestServePidFile starts the binary on a loopback port, waits for the
 // engine's "listening" log line, checks the pid file and the IMAP greeting,
 // then reloads it and stops it with "-s reload" / "-s quit" (which find the
 // process through the pid file) and checks the pid file is gone.
 func TestServePidFile(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	dir := t.TempDir()
 	pid := filepath.Join(dir, "mailproxy.pid")
 	conf := writeConf(t, "pid "+pid+";\nerror_log stderr info;\nworker_processes 1;\n"+
@@ -104,12 +111,7 @@ func TestServePidFile(t *testing.T) {
 // with worker_rlimit_nofile 1000: either the limit is raised (root with
 // CAP_SYS_RESOURCE) or, as nginx does, an alert line says it was not.
 func TestServeRlimitNofile(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	conf := writeConf(t, "worker_rlimit_nofile 1000;\nerror_log stderr info;\nworker_processes 1;\n"+
 		"mail {\n auth_http 127.0.0.1:9/auth;\n server { listen "+addr+"; protocol imap; }\n}\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
