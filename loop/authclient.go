@@ -138,6 +138,7 @@ func (c *AuthClient) Do(r *codec.AuthRequest, extra []config.Header, timeout tim
 	authAddLines(&req.Header, *bp)
 	authBufPool.Put(bp)
 
+	req.SetUserValue(authRespKey{}, resp)
 	if err := c.hc.DoTimeout(req, resp, timeout); err != nil {
 		e := c.authClassify(err)
 		// fasthttp refused or gave up on the response; nginx may not have
@@ -221,10 +222,18 @@ func authDrain(resp *fasthttp.Response) {
 //
 // fasthttp reports any failure to read the first response byte as a bare
 // io.EOF; a truncated response wraps its error instead and is not retried.
-// A write refused by a closed peer is the other stale symptom. A fresh
-// connection that the server closes at once is retried too (it cannot be
-// told apart): at most one extra request.
-func authRetryIfErr(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+// A write refused by a closed peer is the other stale symptom. Either only
+// counts on a connection that had served a request before: a fresh one that
+// the server closes at once is the server's answer, and nginx would not ask
+// again. Do puts the Response in the request's user values so that the
+// connection (fasthttp records it in the Response before writing) can be
+// found here.
+func authRetryIfErr(req *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+	if resp, ok := req.UserValue(authRespKey{}).(*fasthttp.Response); ok {
+		if ac := authConnOf(resp.LocalAddr()); ac != nil && !ac.reused() {
+			return false, false
+		}
+	}
 	if err == io.EOF { //nolint:errorlint // fasthttp returns it unwrapped for exactly this case
 		return false, true
 	}
@@ -232,6 +241,10 @@ func authRetryIfErr(_ *fasthttp.Request, _ int, err error) (resetTimeout, retry 
 	return false, errors.As(err, &op) && op.Op == "write" &&
 		(errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET))
 }
+
+// authRespKey is the request user-value key under which Do leaves its
+// Response for authRetryIfErr.
+type authRespKey struct{}
 
 // authError is what Do returns: nginx's log wording, and the sentinels.
 type authError struct {
@@ -307,6 +320,16 @@ type authConn struct {
 	rec     []byte
 	fresh   bool   // nothing of the current response was read yet
 	pending []byte // bytes owed to the reader before the next socket read
+	reqs    int    // requests written: writes with no read in between count once
+	writing bool   // the last socket operation was a write
+}
+
+// reused reports whether the connection carried a request before the
+// current one.
+func (a *authConn) reused() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.reqs > 1
 }
 
 const authStatusLine = "HTTP/1.0 200 OK\r\n"
@@ -316,6 +339,10 @@ func (a *authConn) Write(b []byte) (int, error) {
 	a.rec = a.rec[:0]
 	a.fresh = true
 	a.pending = nil
+	if !a.writing {
+		a.reqs++
+		a.writing = true
+	}
 	a.mu.Unlock()
 	return a.Conn.Write(b)
 }
@@ -335,6 +362,7 @@ func (a *authConn) Read(b []byte) (int, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.writing = false
 	if room := cap(a.rec) - len(a.rec); room > 0 {
 		a.rec = append(a.rec, b[:min(n, room)]...)
 	}

@@ -81,6 +81,9 @@ func (s *authTestServer) serve(c net.Conn) {
 			_, _ = br.ReadByte()
 			return
 		}
+		if resp == authCloseNow {
+			return // the deferred Close: not a byte of answer
+		}
 		if _, err := c.Write([]byte(resp)); err != nil {
 			return
 		}
@@ -91,6 +94,10 @@ func (s *authTestServer) serve(c net.Conn) {
 		}
 	}
 }
+
+// authCloseNow as a reply makes the test server close the connection
+// after reading the request, without writing anything.
+const authCloseNow = "<close>"
 
 func (s *authTestServer) addr() string {
 	if s.ln.Addr().Network() == "unix" {
@@ -274,6 +281,53 @@ func TestAuthClientStaleKeepalive(t *testing.T) {
 	}
 	if n := c.ConnsOpened(); n != 2 {
 		t.Errorf("ConnsOpened = %d, want 2", n)
+	}
+}
+
+// An auth server that closes a fresh connection without answering gets
+// the request once, as from nginx: only a connection that served a request
+// before may be stale, and only that is retried.
+func TestAuthClientFreshConnectionClosedNotRetried(t *testing.T) {
+	s := authStartServer(t, "tcp", "127.0.0.1:0", func(int) (string, bool) {
+		return authCloseNow, true
+	})
+	c := NewAuthClient(s.addr(), "127.0.0.1", "/auth", 4)
+	defer c.Close()
+	var out codec.AuthResponse
+	err := c.Do(authTestRequest(), nil, 10*time.Second, &out)
+	if !errors.Is(err, ErrAuthClosed) {
+		t.Fatalf("error %v, want ErrAuthClosed", err)
+	}
+	if n := s.n.Load(); n != 1 {
+		t.Errorf("server got %d requests, want 1 (no retry on a fresh connection)", n)
+	}
+	if n := c.ConnsOpened(); n != 1 {
+		t.Errorf("ConnsOpened = %d, want 1", n)
+	}
+}
+
+// A kept-alive connection that the server closes while the request is on
+// it is retried once on a new connection; if that fresh one is closed too,
+// the call fails there: two requests, not more.
+func TestAuthClientStaleThenFreshClosed(t *testing.T) {
+	s := authStartServer(t, "tcp", "127.0.0.1:0", func(n int) (string, bool) {
+		if n == 0 {
+			return authOKResponse, false // answer and keep the connection
+		}
+		return authCloseNow, true
+	})
+	c := NewAuthClient(s.addr(), "127.0.0.1", "/auth", 4)
+	defer c.Close()
+	var out codec.AuthResponse
+	if err := c.Do(authTestRequest(), nil, 10*time.Second, &out); err != nil || !out.OK {
+		t.Fatalf("first call: %v %+v", err, out)
+	}
+	err := c.Do(authTestRequest(), nil, 10*time.Second, &out)
+	if !errors.Is(err, ErrAuthClosed) {
+		t.Fatalf("error %v, want ErrAuthClosed", err)
+	}
+	if n := s.n.Load(); n != 3 {
+		t.Errorf("server got %d requests, want 3 (one answered, one on the kept-alive conn, one retry)", n)
 	}
 }
 
