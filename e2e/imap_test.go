@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"regexp"
 	"testing"
+	"time"
 )
 
 // Wire strings are nginx's (reference §3.1.1), checked byte for byte.
@@ -311,17 +313,27 @@ func TestIMAPMaxErrors(t *testing.T) {
 
 func TestIMAPProxyPassErrorMessage(t *testing.T) {
 	t.Parallel()
-	f := func(extra string, want string) {
+	f := func(extra string, want, level string) {
 		t.Helper()
 		r := newIMAPRig(t, extra, backendOpts{})
 		c := dialIMAP(t, r.port)
 		c.send("a1 LOGIN backno secret\r\n")
 		c.expect(want)
 		c.expectEOF()
+		// The backend's line is logged as nginx logs it: without its CRLF.
+		logRe := regexp.MustCompile(`\[` + level + `\] .*upstream sent invalid response: "\S+ ` +
+			regexp.QuoteMeta(backendNoReply) + `"`)
+		var data []byte
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if data, _ = os.ReadFile(r.p.errorLog); logRe.Match(data) {
+				return
+			}
+		}
+		t.Errorf("no line matching %s in the error log:\n%s", logRe, tail(string(data), 2000))
 	}
-	f("", "* BAD internal server error")
-	f("proxy_pass_error_message off;", "* BAD internal server error")
-	f("proxy_pass_error_message on;", "a1 "+backendNoReply)
+	f("", "* BAD internal server error", "error")
+	f("proxy_pass_error_message off;", "* BAD internal server error", "error")
+	f("proxy_pass_error_message on;", "a1 "+backendNoReply, "info")
 }
 
 func TestIMAPPipelinedAfterLogin(t *testing.T) {

@@ -312,19 +312,22 @@ func (s *session) backendLine() []byte {
 // backendFail handles an unexpected backend reply during login
 // (proxy_pass_error_message).
 func (s *session) backendFail(line []byte) {
+	// nginx logs the line without its line end (checked against 1.22).
+	logged := "upstream sent invalid response: \"" + printable(bytes.TrimRight(line, "\r\n")) + "\""
 	if s.cfg().ProxyPassErrorMessage {
-		s.info("upstream sent invalid response: \"" + printable(line) + "\"")
+		s.info(logged)
 		s.write(s.reply)
 		s.write(line)
 		s.close("upstream rejected login")
 		return
 	}
-	s.errorf("upstream sent invalid response: \"" + printable(line) + "\"")
+	s.errorf(logged)
 	s.internalError("upstream rejected login")
 }
 
-// printable renders a wire line for a log the way nginx does: CR and LF
-// shown as '_'... here escaped, and cut.
+// printable renders bytes for a log line: control and non-ASCII bytes
+// (a CRLF too, where nginx logs one, as in "client was rejected") shown as
+// '_', and cut at 200 bytes.
 func printable(b []byte) string {
 	if len(b) > 200 {
 		b = b[:200]
