@@ -320,9 +320,10 @@ func TestIMAPProxyPassErrorMessage(t *testing.T) {
 		c.send("a1 LOGIN backno secret\r\n")
 		c.expect(want)
 		c.expectEOF()
-		// The backend's line is logged as nginx logs it: without its CRLF.
+		// The backend's line is logged as nginx 1.22 logs it: without its
+		// CRLF, with the "while" context.
 		logRe := regexp.MustCompile(`\[` + level + `\] .*upstream sent invalid response: "\S+ ` +
-			regexp.QuoteMeta(backendNoReply) + `"`)
+			regexp.QuoteMeta(backendNoReply) + `" while reading response from upstream, `)
 		var data []byte
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 			if data, _ = os.ReadFile(r.p.errorLog); logRe.Match(data) {

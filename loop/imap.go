@@ -296,13 +296,13 @@ func (s *session) backendLine() []byte {
 	i := bytes.IndexByte(buf, '\n')
 	if i < 0 {
 		if len(buf) >= s.cfg().ProxyBuffer {
-			s.errorf("upstream sent too long response line")
+			s.errorf("upstream sent too long response line while reading response from upstream")
 			s.internalError("upstream too long line")
 		}
 		return nil
 	}
 	if i+1 > s.cfg().ProxyBuffer {
-		s.errorf("upstream sent too long response line")
+		s.errorf("upstream sent too long response line while reading response from upstream")
 		s.internalError("upstream too long line")
 		return nil
 	}
@@ -313,7 +313,8 @@ func (s *session) backendLine() []byte {
 // (proxy_pass_error_message).
 func (s *session) backendFail(line []byte) {
 	// nginx logs the line without its line end (checked against 1.22).
-	logged := "upstream sent invalid response: \"" + printable(bytes.TrimRight(line, "\r\n")) + "\""
+	logged := "upstream sent invalid response: \"" + printable(bytes.TrimRight(line, "\r\n")) +
+		"\" while reading response from upstream"
 	if s.cfg().ProxyPassErrorMessage {
 		s.info(logged)
 		s.write(s.reply)

@@ -92,7 +92,7 @@ func smtpBackendData(s *session) {
 			return
 		case codec.Invalid:
 			if n >= limit {
-				s.errorf("upstream sent too long response line")
+				s.errorf("upstream sent too long response line while reading response from upstream")
 				s.internalError("upstream too long line")
 				return
 			}
