@@ -234,13 +234,15 @@ func serve(conf string, stderr io.Writer) int {
 	return 0
 }
 
-// setMaxProcs gives the Go scheduler one P per event loop plus as many for
+// setMaxProcs gives the Go scheduler one P per event loop plus one for
 // everything else (auth workers, accept goroutines, TLS handshakes, GC),
-// unless GOMAXPROCS is set. gnet's loops block in epoll_wait holding their
-// P; with no idle P left, the runtime's sysmon takes the P back after 20 µs
-// of every wait and the loop thread must get one again when it wakes: thread
-// hand-offs on every event. Measured on 2 cores (bench/RESULTS.md): 8-10%
-// less CPU per login with 4 Ps than with 2.
+// unless GOMAXPROCS is set; it never lowers Go's default (the CPU count).
+// gnet's loops block in epoll_wait holding their P; with no idle P left,
+// the runtime's sysmon takes the P back after 20 µs of every wait and the
+// loop thread must get one again when it wakes: thread hand-offs on every
+// event. Measured on 2 cores with 2 loops (bench/RESULTS.md, "GOMAXPROCS"):
+// 3 Ps use 5-10% less CPU per login than 4 and than 2 (more Ps than that
+// only add idle threads spinning for work).
 func setMaxProcs(loops int) {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
@@ -248,7 +250,7 @@ func setMaxProcs(loops int) {
 	if loops <= 0 {
 		loops = runtime.NumCPU() // loop.Run's default
 	}
-	if n := 2 * loops; n > runtime.GOMAXPROCS(0) {
+	if n := loops + 1; n > runtime.GOMAXPROCS(0) {
 		runtime.GOMAXPROCS(n)
 	}
 }

@@ -3,10 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,4 +163,42 @@ func TestServeRlimitNofile(t *testing.T) {
 	default:
 		t.Fatalf("open files limit %q, alert %q; log: %q", soft, alert, seen)
 	}
+}
+
+// TestServeGOMAXPROCS: one P per event loop plus one, unless the
+// environment sets GOMAXPROCS; never below the CPU count (Go's default).
+func TestServeGOMAXPROCS(t *testing.T) {
+	f := func(env string, loops, want int) {
+		t.Helper()
+		admin := freeAddr(t)
+		conf := writeConf(t, fmt.Sprintf("worker_processes %d;\nerror_log stderr info;\nadmin { listen %s; }\n"+
+			"mail {\n auth_http 127.0.0.1:9/auth;\n server { listen %s; protocol imap; }\n}\n", loops, admin, freeAddr(t)))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, binPath, "-c", conf)
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+env) // "" counts as unset
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		var body string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			resp, err := http.Get("http://" + admin + "/metrics")
+			if err != nil {
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		line := fmt.Sprintf("go_gomaxprocs %d\n", want)
+		if !strings.Contains(body, "\n"+line) {
+			t.Errorf("GOMAXPROCS=%q, %d loops: want %q in /metrics, got:\n%s", env, loops, line, body)
+		}
+	}
+	ncpu := runtime.NumCPU()
+	f("", ncpu, ncpu+1)
+	f("", 1, max(2, ncpu))
+	f("1", ncpu, 1)
 }
