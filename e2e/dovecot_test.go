@@ -16,6 +16,7 @@ import (
 type dovecot struct {
 	IMAPPort, POP3Port int
 	dir                string
+	p                  *proc
 }
 
 const dovecotUser, dovecotPass = "tester", "secret"
@@ -33,6 +34,14 @@ func needDovecot(t testing.TB) string {
 
 func startDovecot(t testing.TB) *dovecot {
 	t.Helper()
+	return startDovecotWith(t)
+}
+
+// startDovecotWith is startDovecot with more configuration: each of extra
+// names a template in scripts/dovecot appended to dovecot.conf.in and
+// rendered with the same replacements.
+func startDovecotWith(t testing.TB, extra ...string) *dovecot {
+	t.Helper()
 	bin := needDovecot(t)
 	dir := daemonDir(t, "dovecot")
 	nobody, err := user.Lookup("nobody")
@@ -43,12 +52,17 @@ func startDovecot(t testing.TB) *dovecot {
 	gid, _ := strconv.Atoi(nobody.Gid)
 	d := &dovecot{IMAPPort: freePort(t), POP3Port: freePort(t), dir: dir}
 
-	tmpl, err := os.ReadFile("../scripts/dovecot/dovecot.conf.in")
-	if err != nil {
-		t.Fatal(err)
+	var tmpl strings.Builder
+	for _, name := range append([]string{"dovecot.conf.in"}, extra...) {
+		b, err := os.ReadFile("../scripts/dovecot/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.Write(b)
+		tmpl.WriteString("\n")
 	}
 	conf := strings.NewReplacer("@DIR@", dir, "@IMAP_PORT@", strconv.Itoa(d.IMAPPort),
-		"@POP3_PORT@", strconv.Itoa(d.POP3Port), "@UID@", nobody.Uid, "@GID@", nobody.Gid).Replace(string(tmpl))
+		"@POP3_PORT@", strconv.Itoa(d.POP3Port), "@UID@", nobody.Uid, "@GID@", nobody.Gid).Replace(tmpl.String())
 	confPath := filepath.Join(dir, "dovecot.conf")
 	mustWrite(t, confPath, conf, 0o644)
 	users, err := os.ReadFile("../scripts/dovecot/users")
@@ -80,6 +94,7 @@ func startDovecot(t testing.TB) *dovecot {
 	p.errorLog = filepath.Join(dir, "dovecot.log")
 	p.waitPort(t, fmt.Sprintf("127.0.0.1:%d", d.IMAPPort))
 	p.waitPort(t, fmt.Sprintf("127.0.0.1:%d", d.POP3Port))
+	d.p = p
 	return d
 }
 

@@ -2,124 +2,31 @@ package e2e
 
 import (
 	"fmt"
-	"net"
-	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
-// startDovecotAuth runs a private Dovecot (scripts/dovecot/dovecot.conf.in
-// with its users file) whose auth service also listens on a client socket
-// for Postfix (scripts/dovecot/auth-postfix.conf.in), and returns the
-// socket's path. Only the auth service is used: no mailbox is seeded.
+// startDovecotAuth runs a private Dovecot (startDovecot's) whose auth
+// service also listens on a client socket for Postfix
+// (scripts/dovecot/auth-postfix.conf.in), and returns the socket's path.
 func startDovecotAuth(t testing.TB) string {
 	t.Helper()
-	bin := needDovecot(t)
-	dir := daemonDir(t, "dovecot")
-	imapPort, pop3Port := freePort(t), freePort(t)
-	var conf strings.Builder
-	for _, name := range []string{"dovecot.conf.in", "auth-postfix.conf.in"} {
-		tmpl, err := os.ReadFile("../scripts/dovecot/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conf.Write(tmpl)
-		conf.WriteString("\n")
-	}
-	// The mail uid/gid as startDovecot's, though no mailbox is opened here.
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Fatalf("no user nobody: %v", err)
-	}
-	text := strings.NewReplacer("@DIR@", dir, "@IMAP_PORT@", strconv.Itoa(imapPort),
-		"@POP3_PORT@", strconv.Itoa(pop3Port), "@UID@", nobody.Uid, "@GID@", nobody.Gid).Replace(conf.String())
-	confPath := filepath.Join(dir, "dovecot.conf")
-	mustWrite(t, confPath, text, 0o644)
-	users, err := os.ReadFile("../scripts/dovecot/users")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustWrite(t, filepath.Join(dir, "users"), string(users), 0o644)
-
-	p := startProc(t, "dovecot", "", bin, "-F", "-c", confPath)
-	p.errorLog = filepath.Join(dir, "dovecot.log")
-	p.waitPort(t, fmt.Sprintf("127.0.0.1:%d", imapPort))
-	sock := filepath.Join(dir, "run", "auth-postfix")
-	waitUnix(t, p, sock)
+	d := startDovecotWith(t, "auth-postfix.conf.in")
+	sock := filepath.Join(d.dir, "run", "auth-postfix")
+	// The master binds the IMAP port and the auth socket one service
+	// after the other: wait for the socket too.
+	d.p.waitListen(t, "unix", sock)
 	return sock
 }
 
-// waitUnix waits until p accepts on the unix socket path: the master
-// binds the IMAP port and the auth socket one service after the other.
-func waitUnix(t testing.TB, p *proc, path string) {
-	t.Helper()
-	deadline := time.Now().Add(startWait)
-	for {
-		c, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited before listening on %s: %v\n%s", p.name, path, p.waitErr, p.logs())
-		case <-time.After(20 * time.Millisecond): // poll interval, bounded by deadline
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not accept on %s after %v: %v\n%s", p.name, path, startWait, err, p.logs())
-		}
-	}
-}
-
-// startPostfixSASL runs a private Postfix shaped like startPostfix's, plus
+// startPostfixSASL runs startPostfix's Postfix plus
 // scripts/postfix/main-sasl.cf.in: SMTP AUTH through the Dovecot auth
-// socket sock. It duplicates startPostfix rather than giving that helper
-// an option, so the instance TestPostfixThroughProxy runs stays as it is.
+// socket sock.
 func startPostfixSASL(t testing.TB, sock string) *postfix {
 	t.Helper()
-	bin := needDaemon(t, "postfix", "postfix and swaks")
-	dir := daemonDir(t, "postfix")
-	pf := &postfix{Port: freePort(t), dir: dir}
-	r := strings.NewReplacer("@DIR@", dir, "@SMTP_PORT@", strconv.Itoa(pf.Port), "@SASL_PATH@", sock)
-	render := func(out string, names ...string) {
-		var b strings.Builder
-		for _, name := range names {
-			tmpl, err := os.ReadFile("../scripts/postfix/" + name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(r.Replace(string(tmpl)))
-			b.WriteString("\n")
-		}
-		mustWrite(t, filepath.Join(dir, out), b.String(), 0o644)
-	}
-	render("main.cf", "main.cf.in", "main-sasl.cf.in")
-	render("master.cf", "master.cf.in")
-	if err := os.Mkdir(filepath.Join(dir, "queue"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	owner, err := user.Lookup("postfix")
-	if err != nil {
-		t.Fatalf("no user postfix: %v (run scripts/test.sh)", err)
-	}
-	uid, _ := strconv.Atoi(owner.Uid)
-	gid, _ := strconv.Atoi(owner.Gid)
-	if err := os.Chown(data, uid, gid); err != nil {
-		t.Fatal(err)
-	}
-	p := startProc(t, "postfix", "", bin, "-c", dir, "start-fg")
-	p.errorLog = filepath.Join(dir, "maillog")
-	t.Cleanup(func() { _, _ = postfixRun(dir, bin, "-c", dir, "stop") })
-	p.waitPort(t, fmt.Sprintf("127.0.0.1:%d", pf.Port))
-	return pf
+	return startPostfixWith(t, []string{"main-sasl.cf.in"}, "@SASL_PATH@", sock)
 }
 
 // Passwords the auth server of TestPostfixSASL approves for dovecotUser

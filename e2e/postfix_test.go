@@ -24,16 +24,32 @@ type postfix struct {
 
 func startPostfix(t testing.TB) *postfix {
 	t.Helper()
+	return startPostfixWith(t, nil)
+}
+
+// startPostfixWith is startPostfix with more main.cf: each of mainExtra
+// names a template in scripts/postfix appended to main.cf.in, all rendered
+// with the usual replacements plus vars (pairs: "@NAME@", value).
+func startPostfixWith(t testing.TB, mainExtra []string, vars ...string) *postfix {
+	t.Helper()
 	bin := needDaemon(t, "postfix", "postfix and swaks")
 	dir := daemonDir(t, "postfix")
 	pf := &postfix{Port: freePort(t), dir: dir}
-	r := strings.NewReplacer("@DIR@", dir, "@SMTP_PORT@", strconv.Itoa(pf.Port))
-	for _, name := range []string{"main.cf", "master.cf"} {
-		tmpl, err := os.ReadFile("../scripts/postfix/" + name + ".in")
-		if err != nil {
-			t.Fatal(err)
+	r := strings.NewReplacer(append([]string{"@DIR@", dir, "@SMTP_PORT@", strconv.Itoa(pf.Port)}, vars...)...)
+	for out, names := range map[string][]string{
+		"main.cf":   append([]string{"main.cf.in"}, mainExtra...),
+		"master.cf": {"master.cf.in"},
+	} {
+		var text strings.Builder
+		for _, name := range names {
+			tmpl, err := os.ReadFile("../scripts/postfix/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text.WriteString(r.Replace(string(tmpl)))
+			text.WriteString("\n")
 		}
-		mustWrite(t, filepath.Join(dir, name), r.Replace(string(tmpl)), 0o644)
+		mustWrite(t, filepath.Join(dir, out), text.String(), 0o644)
 	}
 	// The queue directory belongs to root, the data directory to the mail
 	// owner; `postfix start-fg` creates the queue's subdirectories.

@@ -139,9 +139,15 @@ func startProc(t testing.TB, name, conf, bin string, args ...string) *proc {
 // waitPort polls addr until it accepts, the process exits, or startWait passes.
 func (p *proc) waitPort(t testing.TB, addr string) {
 	t.Helper()
+	p.waitListen(t, "tcp", addr)
+}
+
+// waitListen is waitPort for any network ("tcp", "unix").
+func (p *proc) waitListen(t testing.TB, network, addr string) {
+	t.Helper()
 	deadline := time.Now().Add(startWait)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := net.DialTimeout(network, addr, time.Second)
 		if err == nil {
 			c.Close()
 			return
