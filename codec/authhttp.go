@@ -152,7 +152,7 @@ const authHex = "0123456789ABCDEF"
 
 func authAppendLine(dst []byte, name, value string) []byte {
 	dst = append(dst, name...)
-	dst = authAppendRawString(dst, value)
+	dst = authAppendRaw(dst, value)
 	return append(dst, '\r', '\n')
 }
 
@@ -170,22 +170,8 @@ func authAppendInt(dst []byte, name string, n int) []byte {
 }
 
 // authAppendRaw copies a value nginx sends unescaped, except CR and LF
-// (see AppendAuthHeaders).
-func authAppendRaw(dst, v []byte) []byte {
-	for _, c := range v {
-		switch c {
-		case '\r':
-			dst = append(dst, "%0D"...)
-		case '\n':
-			dst = append(dst, "%0A"...)
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
-}
-
-func authAppendRawString(dst []byte, v string) []byte {
+// (see AppendAuthHeaders). One body for byte slices and strings.
+func authAppendRaw[T ~[]byte | ~string](dst []byte, v T) []byte {
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; c {
 		case '\r':
