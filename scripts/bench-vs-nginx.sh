@@ -94,15 +94,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# wait_port HOST:PORT: poll until something accepts (bounded: 10 s).
-wait_port() {
-	local host=${1%:*} port=${1##*:} i
-	for i in $(seq 100); do
-		if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	log "nothing listens on $1"; return 1
-}
+# shellcheck source=scripts/lib/wait.sh
+. "$ROOT/scripts/lib/wait.sh"
 
 "$MB" mockauth -listen $AUTH -imap ${BACKEND[imap]} -pop3 ${BACKEND[pop3]} -smtp ${BACKEND[smtp]} \
 	2>"$OUT/mockauth.log" &

@@ -36,16 +36,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_port HOST:PORT: poll until something accepts, at most 10 s.
-wait_port() {
-	local host=${1%:*} port=${1##*:} i
-	for i in $(seq 100); do
-		if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "nothing listens on $1" >&2
-	return 1
-}
+# shellcheck source=scripts/lib/wait.sh
+. "$ROOT/scripts/lib/wait.sh"
 
 "$BIN/mailbench" mockauth -listen 127.0.0.1:18080 -pass pass,secret \
 	-imap 127.0.0.1:18143 -pop3 127.0.0.1:18110 -smtp 127.0.0.1:18025 2>"$DIR/mockauth.log" &
