@@ -320,8 +320,7 @@ type authConn struct {
 	rec     []byte
 	fresh   bool   // nothing of the current response was read yet
 	pending []byte // bytes owed to the reader before the next socket read
-	reqs    int    // requests written: writes with no read in between count once
-	writing bool   // the last socket operation was a write
+	reqs    int    // requests written: writes while fresh belong to the same one
 }
 
 // reused reports whether the connection carried a request before the
@@ -336,13 +335,12 @@ const authStatusLine = "HTTP/1.0 200 OK\r\n"
 
 func (a *authConn) Write(b []byte) (int, error) {
 	a.mu.Lock()
+	if !a.fresh {
+		a.reqs++
+	}
 	a.rec = a.rec[:0]
 	a.fresh = true
 	a.pending = nil
-	if !a.writing {
-		a.reqs++
-		a.writing = true
-	}
 	a.mu.Unlock()
 	return a.Conn.Write(b)
 }
@@ -362,7 +360,6 @@ func (a *authConn) Read(b []byte) (int, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.writing = false
 	if room := cap(a.rec) - len(a.rec); room > 0 {
 		a.rec = append(a.rec, b[:min(n, room)]...)
 	}
