@@ -296,17 +296,22 @@ func (s *session) backendLine() []byte {
 	i := bytes.IndexByte(buf, '\n')
 	if i < 0 {
 		if len(buf) >= s.cfg().ProxyBuffer {
-			s.errorf("upstream sent too long response line while reading response from upstream")
-			s.internalError("upstream too long line")
+			s.backendTooLong()
 		}
 		return nil
 	}
 	if i+1 > s.cfg().ProxyBuffer {
-		s.errorf("upstream sent too long response line while reading response from upstream")
-		s.internalError("upstream too long line")
+		s.backendTooLong()
 		return nil
 	}
 	return buf[:i+1]
+}
+
+// backendTooLong ends a session whose backend sent a reply line longer
+// than proxy_buffer during login, with nginx's log line.
+func (s *session) backendTooLong() {
+	s.errorf("upstream sent too long response line while reading response from upstream")
+	s.internalError("upstream too long line")
 }
 
 // backendFail handles an unexpected backend reply during login

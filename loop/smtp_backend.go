@@ -92,8 +92,7 @@ func smtpBackendData(s *session) {
 			return
 		case codec.Invalid:
 			if n >= limit {
-				s.errorf("upstream sent too long response line while reading response from upstream")
-				s.internalError("upstream too long line")
+				s.backendTooLong()
 				return
 			}
 			s.smtpBackendFail(buf[:n])
