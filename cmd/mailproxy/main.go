@@ -241,8 +241,8 @@ func serve(conf string, stderr io.Writer) int {
 // the runtime's sysmon takes the P back after 20 µs of every wait and the
 // loop thread must get one again when it wakes: thread hand-offs on every
 // event. Measured on 2 cores with 2 loops (bench/RESULTS.md, "GOMAXPROCS"):
-// 3 Ps use 5-10% less CPU per login than 4 and than 2 (more Ps than that
-// only add idle threads spinning for work).
+// 3 Ps use 4-7% less CPU per login than 4, and 2 are clearly worse (more
+// Ps only add idle threads spinning for work).
 func setMaxProcs(loops int) {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
