@@ -193,9 +193,7 @@ func TestListen(t *testing.T) {
 	}
 }
 
-func TestListenSupported(t *testing.T) {
-	SetSupported("listen:proxy_protocol", true)
-	defer SetSupported("listen:proxy_protocol", false)
+func TestListenProxyProtocol(t *testing.T) {
 	c := testOK(t, "mail { auth_http 127.0.0.1:9; server { listen 143 proxy_protocol; } }")
 	if !c.Mail.Servers[0].Listens[0].ProxyProtocol {
 		t.Fatal("proxy_protocol not set")
@@ -308,12 +306,9 @@ func TestMainContext(t *testing.T) {
 	}
 }
 
-func TestSetSupported(t *testing.T) {
-	if Supported("ssl_certificate") {
-		t.Fatal("ssl_certificate supported by default")
-	}
-	SetSupported("ssl_certificate", true)
-	defer SetSupported("ssl_certificate", false)
+// TestSSLCertificatePath: an ssl_certificate path is made absolute
+// against the prefix, as nginx does.
+func TestSSLCertificatePath(t *testing.T) {
 	s := testServer(t, "ssl_certificate a.pem;", "")
 	if len(s.SSLCertificates) != 1 || !filepath.IsAbs(s.SSLCertificates[0]) {
 		t.Fatalf("ssl_certificate: %v", s.SSLCertificates)
@@ -342,8 +337,6 @@ func TestUser(t *testing.T) {
 }
 
 func TestNoticesNotRepeatedByInheritance(t *testing.T) {
-	SetSupported("set_real_ip_from", true)
-	defer SetSupported("set_real_ip_from", false)
 	c := testOK(t, "mail { auth_http 127.0.0.1:9; set_real_ip_from 1.2.3.4/8; set_real_ip_from unix:;"+
 		" server { listen 127.0.0.1:1143; protocol imap; } server { listen 127.0.0.1:1110; protocol pop3; } }")
 	if len(c.Notices) != 1 || !strings.HasPrefix(c.Notices[0].Msg, "low address bits of 1.2.3.4/8 are meaningless in ") {

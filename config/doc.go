@@ -13,9 +13,10 @@
 //     config file (nginx resolves it against its conf prefix, which for a
 //     packaged nginx is the directory of nginx.conf as well).
 //   - http{} and stream{} are rejected with a message explaining why.
-//   - Directives of the mail modules that mailproxy does not implement yet
-//     are known to the parser and rejected with "... is not supported by
-//     mailproxy yet"; SetSupported flips them as features land.
+//   - Every directive of nginx's mail modules is known and built; the
+//     parser accepts each as nginx documents it (what the engine does
+//     differently is in the README). Certificates and keys are loaded by
+//     the engine, at start and by -t.
 //   - admin { listen ADDR; } (metrics and health endpoints) and
 //     pop3_client_buffer are mailproxy extensions.
 //   - A listen without a port is rejected ("no port"); nginx silently

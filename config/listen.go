@@ -163,16 +163,10 @@ func (p *parser) listenParam(st *srvState, d *node, l *Listen, v string, addrs [
 		}
 		l.Bind = true
 	case v == "ssl":
-		if err := p.requireSupported("listen:ssl", d); err != nil {
-			return err
-		}
 		l.SSL = true
 		st.listenSSL = true
 		st.sslFile, st.sslLine = d.file, d.line
 	case v == "proxy_protocol":
-		if err := p.requireSupported("listen:proxy_protocol", d); err != nil {
-			return err
-		}
 		l.ProxyProtocol = true
 	case strings.HasPrefix(v, "so_keepalive="):
 		ka := v[len("so_keepalive="):]

@@ -32,11 +32,6 @@ func setProxyProtocol(p *parser, d *node) error {
 	default:
 		return flagErr(d)
 	}
-	if v != ProxyProtocolOff {
-		if err := p.requireSupported("proxy_protocol", d); err != nil {
-			return err
-		}
-	}
 	p.cur().s.ProxyProtocolOut = v
 	return nil
 }
@@ -87,7 +82,7 @@ func init() {
 		&directive{name: "protocol", ctx: ctxServer, args: take1, multi: true, set: setProtocol},
 		slotStr("server_name", func(s *Server) *string { return &s.ServerName }),
 		slotMsec("timeout", func(s *Server) *time.Duration { return &s.Timeout }),
-		&directive{name: "resolver", ctx: ctxMailServer, args: arg1More, gatedByValue: true, set: setResolver},
+		&directive{name: "resolver", ctx: ctxMailServer, args: arg1More, set: setResolver},
 		slotMsec("resolver_timeout", func(s *Server) *time.Duration { return &s.ResolverTimeout }),
 		slotNum("max_errors", func(s *Server) *int { return &s.MaxErrors }),
 	)
@@ -95,7 +90,7 @@ func init() {
 		slotFlag("proxy", func(s *Server) *bool { return &s.Proxy }),
 		slotSize("proxy_buffer", func(s *Server) *int { return &s.ProxyBuffer }),
 		slotFlag("proxy_pass_error_message", func(s *Server) *bool { return &s.ProxyPassErrorMessage }),
-		&directive{name: "proxy_protocol", ctx: ctxMailServer, args: argFlag, gatedByValue: true, set: setProxyProtocol},
+		&directive{name: "proxy_protocol", ctx: ctxMailServer, args: argFlag, set: setProxyProtocol},
 		slotFlag("proxy_smtp_auth", func(s *Server) *bool { return &s.ProxySMTPAuth }),
 		slotMsec("proxy_timeout", func(s *Server) *time.Duration { return &s.ProxyTimeout }),
 		slotFlag("xclient", func(s *Server) *bool { return &s.XClient }),

@@ -142,9 +142,6 @@ func (p *parser) handle(d *node, t lexTerm) error {
 	if !e.args.valid(len(d.args)) {
 		return d.nodeErr(`invalid number of arguments in "%s" directive`, d.name)
 	}
-	if !e.gatedByValue && !Supported(d.name) {
-		return d.nodeErr(`"%s" directive is not supported by mailproxy yet`, d.name)
-	}
 	seen := p.levelSeen()
 	if !e.multi && seen[d.name] {
 		return d.nodeErr(`"%s" directive is duplicate`, d.name)
@@ -169,18 +166,6 @@ func (p *parser) levelSeen() map[string]bool {
 		return p.srv.seen
 	}
 	return p.seen
-}
-
-// requireSupported is the "not supported yet" check for value-gated
-// directives and listen parameters.
-func (p *parser) requireSupported(name string, d *node) error {
-	if Supported(name) {
-		return nil
-	}
-	if param, ok := strings.CutPrefix(name, "listen:"); ok {
-		return d.nodeErr(`the "%s" parameter of the "listen" directive is not supported by mailproxy yet`, param)
-	}
-	return d.nodeErr(`"%s" directive is not supported by mailproxy yet`, name)
 }
 
 // block parses the body of a block directive in context ctx with a fresh

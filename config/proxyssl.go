@@ -30,9 +30,6 @@ func proxySSLCheck(st *srvState) error {
 	if (s.ProxySSLCertificate == "") != (s.ProxySSLCertificateKey == "") {
 		return errorf(`"proxy_ssl_certificate" and "proxy_ssl_certificate_key" go together for server in %s:%d`, s.File, s.Line)
 	}
-	if (s.ProxySSL || s.ProxyStarttls) && SSLValidate != nil {
-		return SSLValidate(s)
-	}
 	return nil
 }
 

@@ -24,9 +24,6 @@ func setResolver(p *parser, d *node) error {
 		s.Resolver, s.ResolverValid, s.ResolverIPv4, s.ResolverIPv6 = nil, 0, false, false
 		return nil
 	}
-	if err := p.requireSupported("resolver", d); err != nil {
-		return err
-	}
 	var servers []string
 	s.ResolverValid, s.ResolverIPv4, s.ResolverIPv6 = 0, true, true
 	for _, a := range d.args {

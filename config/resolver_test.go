@@ -9,10 +9,6 @@ import (
 // TestResolver parses resolver lines; errors are nginx 1.22.1's texts
 // (nginx -t), except where noted.
 func TestResolver(t *testing.T) {
-	for _, n := range []string{"resolver", "resolver_timeout"} {
-		SetSupported(n, true)
-		defer SetSupported(n, false)
-	}
 	f := func(args, want string) {
 		t.Helper()
 		_, err, path := testParse(t, "mail {\n resolver "+args+";\n}", nil)

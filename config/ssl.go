@@ -5,18 +5,13 @@ import (
 	"time"
 )
 
-// ngx_mail_ssl_module directives. The loop package marks them supported
-// (SetSupported) and installs SSLValidate, which loads the certificates
-// and keys so that -t reports what a start would. What Go's crypto/tls
-// cannot do is a warning when ignoring it is safe (ssl_dhparam,
+// ngx_mail_ssl_module directives. The certificates and keys themselves
+// are loaded by the engine (loop/mailtls), at start and by -t (loop.Check),
+// so that -t reports what a start would. What Go's crypto/tls cannot do
+// is a warning when ignoring it is safe (ssl_dhparam,
 // ssl_certificate_compression, ssl_prefer_server_ciphers, SSLv2/SSLv3 in
 // ssl_protocols) and an error when it is not (ssl_conf_command; engine:
-// and store: keys, reported by SSLValidate).
-
-// SSLValidate, when set, checks a server's TLS material (certificates,
-// keys, CA files, ciphers, curves) at load time. It runs for servers that
-// use TLS on a listener, with starttls or towards backends.
-var SSLValidate func(s *Server) error
+// and store: keys, reported when the keys are loaded).
 
 func setStarttls(p *parser, d *node) error {
 	st := p.cur()
@@ -30,9 +25,6 @@ func setStarttls(p *parser, d *node) error {
 		st.s.Starttls = StarttlsOnly
 	default:
 		return d.nodeErr(`invalid value "%s"`, d.args[0])
-	}
-	if err := p.requireSupported("starttls", d); err != nil {
-		return err
 	}
 	st.sslFile, st.sslLine = d.file, d.line
 	return nil
@@ -118,17 +110,7 @@ func setSSLSessionCache(p *parser, d *node) error {
 }
 
 func setSSLConfCommand(p *parser, d *node) error {
-	if Supported("ssl_conf_command") {
-		// Only reached once TLS is built (the loop package marks the
-		// directive supported to give this message instead of "yet").
-		return d.nodeErr(`"ssl_conf_command" is not supported by mailproxy: it passes commands to OpenSSL, and mailproxy's TLS is Go's crypto/tls`)
-	}
-	s := &p.cur().s
-	if p.first(d) {
-		s.SSLConfCommands = nil
-	}
-	s.SSLConfCommands = append(s.SSLConfCommands, Header{Name: d.args[0], Value: d.args[1]})
-	return nil
+	return d.nodeErr(`"ssl_conf_command" is not supported by mailproxy: it passes commands to OpenSSL, and mailproxy's TLS is Go's crypto/tls`)
 }
 
 // sslCheck is the end of ngx_mail_ssl_merge_conf: TLS needs a certificate
@@ -150,18 +132,12 @@ func sslCheck(st *srvState) error {
 		return errorf(`no "ssl_certificate_key" is defined for certificate "%s" and the "%s" directive in %s:%d`,
 			st.s.SSLCertificates[len(st.s.SSLCertificateKeys)], mode, st.sslFile, st.sslLine)
 	}
-	if err := proxySSLCheck(st); err != nil {
-		return err
-	}
-	if SSLValidate != nil && !st.s.ProxySSL && !st.s.ProxyStarttls {
-		return SSLValidate(&st.s)
-	}
-	return nil
+	return proxySSLCheck(st)
 }
 
 func init() {
 	tableAdd("mail_ssl",
-		&directive{name: "starttls", ctx: ctxMailServer, args: take1, gatedByValue: true, set: setStarttls},
+		&directive{name: "starttls", ctx: ctxMailServer, args: take1, set: setStarttls},
 		slotList("ssl_certificate", take1, true, func(s *Server) *[]string { return &s.SSLCertificates }),
 		slotList("ssl_certificate_key", take1, true, func(s *Server) *[]string { return &s.SSLCertificateKeys }),
 		&directive{name: "ssl_certificate_compression", ctx: ctxMailServer, args: argFlag,

@@ -1,6 +1,5 @@
 package config
 
-import "sync"
 
 // ctxMask says where a directive may appear.
 type ctxMask uint8
@@ -68,10 +67,7 @@ type directive struct {
 	// directives nginx lets override silently such as protocol and
 	// auth_http); otherwise a repeat is "is duplicate".
 	multi bool
-	// gatedByValue: the "not supported yet" check is done by set for some
-	// values only (starttls on|only, proxy_protocol on|v2, resolver ADDR).
-	gatedByValue bool
-	set          func(p *parser, d *node) error
+	set   func(p *parser, d *node) error
 }
 
 // directives maps a name to its entries (one name may have entries for
@@ -83,60 +79,4 @@ func tableAdd(module string, ds ...*directive) {
 		d.module = module
 		directives[d.name] = append(directives[d.name], d)
 	}
-}
-
-// Names that the table knows but mailproxy does not implement yet. Names of
-// listen parameters are "listen:ssl" and "listen:proxy_protocol".
-var (
-	supportedMu  sync.RWMutex
-	notSupported = map[string]bool{
-		"starttls":                    true,
-		"ssl_certificate":             true,
-		"ssl_certificate_key":         true,
-		"ssl_certificate_compression": true,
-		"ssl_password_file":           true,
-		"ssl_dhparam":                 true,
-		"ssl_ecdh_curve":              true,
-		"ssl_protocols":               true,
-		"ssl_ciphers":                 true,
-		"ssl_prefer_server_ciphers":   true,
-		"ssl_session_cache":           true,
-		"ssl_session_tickets":         true,
-		"ssl_session_ticket_key":      true,
-		"ssl_session_timeout":         true,
-		"ssl_verify_client":           true,
-		"ssl_verify_depth":            true,
-		"ssl_client_certificate":      true,
-		"ssl_trusted_certificate":     true,
-		"ssl_crl":                     true,
-		"ssl_conf_command":            true,
-		"listen:ssl":                  true,
-		"listen:proxy_protocol":       true,
-		"proxy_protocol":              true,
-		"set_real_ip_from":            true,
-		"resolver":                    true,
-		"resolver_timeout":            true,
-	}
-)
-
-// SetSupported marks a directive (or listen parameter, named
-// "listen:ssl", "listen:proxy_protocol") as implemented or not. The engine
-// calls it from init as features land; a config using an unsupported one
-// fails to load with `"NAME" directive is not supported by mailproxy yet`.
-// Safe for concurrent use; it affects configs loaded afterwards.
-func SetSupported(name string, on bool) {
-	supportedMu.Lock()
-	defer supportedMu.Unlock()
-	if on {
-		delete(notSupported, name)
-	} else {
-		notSupported[name] = true
-	}
-}
-
-// Supported reports whether a directive or listen parameter is implemented.
-func Supported(name string) bool {
-	supportedMu.RLock()
-	defer supportedMu.RUnlock()
-	return !notSupported[name]
 }

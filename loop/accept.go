@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"sync"
@@ -9,12 +10,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"mailproxy/loop/gnetx"
 )
 
-// rawAccept is the accept goroutine of one listener when gnetraw works:
-// it waits on the listening socket through Go's poller, accept4(2)s every
+// rawAccept is the accept goroutine of one listener: it waits on the listening socket through Go's poller, accept4(2)s every
 // pending connection itself and registers the bare fd on a loop
-// (gnetraw.go), so an accepted socket costs accept4 + epoll_ctl, as in
+// (loop/gnetx), so an accepted socket costs accept4 + epoll_ctl, as in
 // nginx, instead of a net.Conn that Go registers, queries and sets options
 // on, then gnet dups and Go closes. TCP_NODELAY is inherited from the
 // listening socket (listen.go).
@@ -22,14 +24,11 @@ import (
 // A net.Listener's RawConn cannot wait (its Read is EINVAL), so the
 // goroutine waits on a dup of the listening socket opened as an *os.File
 // (rawListenFile), which Go's poller can wait on; closeListeners closes it.
-// It reports false, having accepted nothing, when that is unavailable.
-func (rt *runtimeState) rawAccept(l *listenerRT) bool {
-	if l.rawFile == nil {
-		return false
-	}
+func (rt *runtimeState) rawAccept(l *listenerRT) {
 	rc, err := l.rawFile.SyscallConn()
 	if err != nil {
-		return false
+		rt.log.Error("accept() failed", "server", l.srv.Load().listen, "err", err.Error())
+		return
 	}
 	local := l.ln.Addr()
 	network := "tcp"
@@ -63,7 +62,7 @@ func (rt *runtimeState) rawAccept(l *listenerRT) bool {
 				loc := local
 				if wildcard {
 					if lsa, err := unix.Getsockname(nfd); err == nil {
-						loc = rawSockaddrAddr(lsa)
+						loc = gnetx.SockaddrAddr(lsa)
 					}
 				}
 				rt.rawAdopt(l, nfd, network, sa, loc)
@@ -74,7 +73,7 @@ func (rt *runtimeState) rawAccept(l *listenerRT) bool {
 			if !l.closing.Load() {
 				rt.log.Error("accept() failed", "server", l.srv.Load().listen, "err", err.Error())
 			}
-			return true
+			return
 		}
 		if acceptErr != nil {
 			rt.acceptFailed(l.srv.Load(), acceptErr, &backoff)
@@ -93,10 +92,10 @@ func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa sysca
 		return
 	}
 	t := rawAdoptPool.Get().(*rawAdoptTask)
-	*t = rawAdoptTask{rt: rt, srv: srv, loop: rt.raw.pick(), fd: fd, network: network,
+	*t = rawAdoptTask{rt: rt, srv: srv, loop: rt.raw.Pick(), fd: fd, network: network,
 		local: local, remote: rawAcceptedAddr(sa)}
-	if err := t.loop.el.Execute(context.Background(), t); err != nil {
-		t.loop.pending.Add(-1)
+	if err := t.loop.EL.Execute(context.Background(), t); err != nil {
+		t.loop.Pending.Add(-1)
 		rt.sessions.Add(-1)
 		srv.stats.Rejected("error")
 		_ = unix.Close(fd)
@@ -110,7 +109,7 @@ func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa sysca
 type rawAdoptTask struct {
 	rt            *runtimeState
 	srv           *serverRT
-	loop          *rawLoop
+	loop          *gnetx.Loop
 	fd            int
 	network       string
 	local, remote net.Addr
@@ -120,47 +119,49 @@ var rawAdoptPool = sync.Pool{New: func() any { return new(rawAdoptTask) }}
 
 // Run is called on the loop.
 func (t *rawAdoptTask) Run(context.Context) error {
-	// gnet keeps no Sockaddr for stream sockets (it is for UDP replies).
-	if err := t.rt.raw.register(t.loop, t.fd, t.network, nil, t.local, t.remote, t.srv); err != nil {
+	if err := t.rt.raw.Register(t.loop, t.fd, t.network, t.local, t.remote, t.srv); err != nil {
 		t.rt.sessions.Add(-1)
 		t.srv.stats.Rejected("error")
 	}
-	t.loop.pending.Add(-1) // counted in sessions now (openClient)
+	t.loop.Pending.Add(-1) // counted in Sessions now (openClient)
 	*t = rawAdoptTask{}
 	rawAdoptPool.Put(t)
 	return nil
 }
 
 // rawListenFile dups ln's socket into a non-blocking *os.File that Go's
-// poller waits on for rawAccept; nil if that fails.
-func rawListenFile(ln net.Listener) *os.File {
+// poller waits on for rawAccept.
+func rawListenFile(ln net.Listener) (*os.File, error) {
 	sc, ok := ln.(syscall.Conn)
 	if !ok {
-		return nil
+		return nil, errors.New("listener has no socket")
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	dup, derr := -1, error(nil)
-	if err := rc.Control(func(fd uintptr) { dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || derr != nil {
-		return nil
+	if err := rc.Control(func(fd uintptr) { dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, derr
 	}
 	// The dup shares the listener's O_NONBLOCK, so NewFile registers it
 	// with the poller.
-	return os.NewFile(uintptr(dup), "listener")
+	return os.NewFile(uintptr(dup), "listener"), nil
 }
 
-// rawAcceptedAddr is the net.Addr of an accepted peer (see rawSockaddrAddr).
+// rawAcceptedAddr is the net.Addr of an accepted peer (see gnetx.SockaddrAddr).
 func rawAcceptedAddr(sa syscall.Sockaddr) net.Addr {
 	switch a := sa.(type) {
 	case *syscall.SockaddrInet4:
-		return rawTCPAddrOf(a.Addr[:], a.Port)
+		return gnetx.TCPAddrOf(a.Addr[:], a.Port)
 	case *syscall.SockaddrInet6:
 		if a.ZoneId == 0 {
-			return rawTCPAddrOf(a.Addr[:], a.Port)
+			return gnetx.TCPAddrOf(a.Addr[:], a.Port)
 		}
-		return rawSockaddrAddr(&unix.SockaddrInet6{Port: a.Port, ZoneId: a.ZoneId, Addr: a.Addr})
+		return gnetx.SockaddrAddr(&unix.SockaddrInet6{Port: a.Port, ZoneId: a.ZoneId, Addr: a.Addr})
 	case *syscall.SockaddrUnix:
 		return &net.UnixAddr{Name: a.Name, Net: "unix"}
 	}

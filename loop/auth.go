@@ -3,30 +3,30 @@ package loop
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
 	"mailproxy/codec"
 	"mailproxy/config"
+	"mailproxy/loop/authhttp"
 )
+
+// auth_http from the session's side. The call itself (fasthttp, keepalive,
+// nginx's rules for the answer) is loop/authhttp's; it blocks, so it runs
+// in a Pool worker. The worker gets plain values (the request, the
+// endpoint's client, the timeout) and touches no session: the answer comes
+// back to the loop with Execute, and everything that follows (validation,
+// the backend connect, the reply) happens there.
 
 // authOutcome is what a worker learned from auth_http, delivered to the
 // loop with Execute. It owns its memory.
 type authOutcome struct {
-	resp codec.AuthResponse
-	err  error
-	msg  string // log text for internal errors
-	// upstream is set when auth_http said OK but the backend could not be
-	// reached: the session log then blames the backend, not auth.
-	upstream string
-	// backend is set when auth_http said OK and the loop is to connect
-	// (gnetraw: dial.go), nil when the worker dialed.
-	backend *backendCtx
+	req     *codec.AuthRequest
+	resp    codec.AuthResponse
+	err     error
+	elapsed time.Duration
 }
 
 // startAuth begins an authentication attempt with the credentials in s.
@@ -41,8 +41,8 @@ func (s *session) startAuth(method string) {
 	s.submitAuth()
 }
 
-// submitAuth hands the auth_http request (and, on success, the backend
-// dial) to the worker pool. Called on the loop.
+// submitAuth hands the auth_http request to the worker pool. Called on the
+// loop.
 func (s *session) submitAuth() {
 	srv := s.srv
 	cfg := srv.cfg
@@ -58,58 +58,32 @@ func (s *session) submitAuth() {
 	if s.method == "apop" || s.method == "cram-md5" {
 		req.Salt = append([]byte(nil), s.salt...)
 	}
-	if cfg.Protocol == config.SMTP {
-		req.ClientHost = s.smtpHost() // resolver.go
-	}
 	if h := srv.ops.authRequest; h != nil {
 		h(s, req)
 	}
 	s.ppAuthRequest(req) // Proxy-Protocol-* (proxyproto.go)
 	s.tlsAuthFields(req)
-	needPass := cfg.Protocol != config.SMTP && (s.method == "apop" || s.method == "cram-md5" || s.method == "external")
-	if s.authOnLoop() {
-		s.authLoopStart(req, needPass) // authloop.go
-		return
-	}
+
+	s.wait = waitAuth
 	el := s.loop.el
-	started := time.Now()
+	ac, headers, timeout := srv.auth, cfg.AuthHTTPHeaders, cfg.AuthHTTPTimeout
 	ok := srv.rt.pool.TrySubmit(func() {
-		var out authOutcome
-		out.err = srv.auth.Do(req, cfg.AuthHTTPHeaders, cfg.AuthHTTPTimeout, &out.resp)
+		out := &authOutcome{req: req}
+		started := time.Now()
+		out.err = authCall(ac, req, headers, timeout, &out.resp)
+		out.elapsed = time.Since(started)
 		r := &out.resp
 		r.User = append([]byte(nil), r.User...)
 		r.Pass = append([]byte(nil), r.Pass...)
-		if out.err == nil && !r.Wait && (r.OK || r.Status == "") {
-			srv.stats.AuthDone("ok", time.Since(started))
-			if bctx, msg := s.checkBackend(r, req, needPass); msg != "" {
-				out.msg = msg
-			} else if srv.rt.raw != nil {
-				out.backend = bctx // the loop connects (dial.go)
-			} else if msg := s.dialBackend(el, bctx); msg != "" {
-				out.msg = msg
-				out.upstream = bctx.addr
-			} else {
-				return // OnOpen of the backend conn takes over on the loop
-			}
-		} else {
-			result := "fail"
-			switch {
-			case out.err != nil:
-				result = "error"
-				if errors.Is(out.err, errAuthTimeout) {
-					result = "timeout"
-				}
-			case r.Wait:
-				result = "wait"
-			}
-			srv.stats.AuthDone(result, time.Since(started))
-		}
 		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			s.authDone(&out)
+			// Not onLoop: a closed session still counts the answer.
+			defer s.recoverPanic("auth_http answer")
+			s.authDone(out)
 			return nil
 		}))
 	})
 	if !ok {
+		s.wait = waitNone
 		srv.stats.AuthDone("overload", 0)
 		s.errorf("auth worker pool is full")
 		s.authResult = "overload"
@@ -119,106 +93,61 @@ func (s *session) submitAuth() {
 	}
 }
 
-// errAuthTimeout lets the outcome be counted as a timeout; the auth client
-// wraps its deadline errors with it when it can.
-var errAuthTimeout = errors.New("auth http timed out")
-
-// checkBackend validates an OK answer the way nginx does. Runs in a worker.
-func (s *session) checkBackend(r *codec.AuthResponse, req *codec.AuthRequest, needPass bool) (*backendCtx, string) {
-	peer := s.srv.cfg.AuthHTTPAddr
-	if r.Server == "" || r.Port == "" {
-		return nil, "auth http server " + peer + " did not send server or port"
-	}
-	ip := net.ParseIP(r.Server)
-	if ip == nil {
-		return nil, "auth http server " + peer + " sent invalid server address:\"" + r.Server + "\""
-	}
-	port, err := strconv.Atoi(r.Port)
-	if err != nil || port < 1 || port > 65535 {
-		return nil, "auth http server " + peer + " sent invalid server port:\"" + r.Port + "\""
-	}
-	if needPass && !r.HasPass {
-		return nil, "auth http server " + peer + " did not send password"
-	}
-	b := &backendCtx{s: s, addr: net.JoinHostPort(ip.String(), strconv.Itoa(port))}
-	if a, ok := netip.AddrFromSlice(ip); ok {
-		b.ap = netip.AddrPortFrom(a.Unmap(), uint16(port))
-	}
-	b.login = req.User
-	if r.HasUser {
-		b.login = r.User
-	}
-	b.pass = req.Pass
-	if r.HasPass {
-		b.pass = r.Pass
-	}
-	return b, ""
+// authCall makes one auth_http call in a worker. A panic inside the
+// client is that login's internal error, not the end of the process.
+func authCall(ac *authhttp.Client, req *codec.AuthRequest, headers []config.Header, timeout time.Duration, out *codec.AuthResponse) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = workerPanic("auth_http call", p)
+		}
+	}()
+	return ac.Do(req, headers, timeout, out)
 }
 
-// dialBackend connects to the backend and enrolls the conn on the client's
-// loop. Runs in a worker; returns a log message on failure.
-func (s *session) dialBackend(el gnet.EventLoop, b *backendCtx) string {
-	srv := s.srv
-	// No keepalive towards backends, as nginx: it costs four setsockopt
-	// calls per login.
-	d := net.Dialer{Timeout: srv.cfg.Timeout, KeepAlive: -1}
-	t0 := time.Now()
-	nc, err := d.Dial("tcp", b.addr)
-	if err != nil {
-		srv.stats.BackendConnect(time.Since(t0), dialErrKind(err))
-		return "connect() to " + b.addr + " failed (" + err.Error() + ")"
-	}
-	srv.stats.BackendConnect(time.Since(t0), "")
-	ch, err := el.Enroll(gnet.NewContext(context.Background(), b), nc)
-	if err != nil {
-		_ = nc.Close()
-		return "cannot register upstream connection: " + err.Error()
-	}
-	if r := <-ch; r.Err != nil {
-		return "cannot register upstream connection: " + r.Err.Error()
-	}
-	return ""
-}
-
-func dialErrKind(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "refused"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
-		return "unreachable"
-	}
-	return "other"
-}
-
-// authDone applies a non-OK auth outcome. Called on the loop.
-func (s *session) authDone(o *authOutcome) {
-	if s.closed {
-		return
-	}
+// authResultOf is the auth_http result label of an outcome.
+func authResultOf(o *authOutcome) string {
 	r := &o.resp
 	switch {
-	case o.backend != nil:
-		s.connectBackend(o.backend)
-	case o.msg != "" && o.upstream != "":
-		s.authResult = "ok"
-		s.upstream = o.upstream
-		s.errorf(o.msg)
-		s.internalError("backend connect failed")
-	case o.msg != "":
-		s.authResult = "error"
-		s.errorf(o.msg)
-		s.internalError("auth error")
 	case o.err != nil:
+		if errors.Is(o.err, authhttp.ErrTimeout) {
+			return "timeout"
+		}
+		return "error"
+	case r.Wait:
+		return "wait"
+	case r.OK || r.Status == "":
+		return "ok"
+	}
+	return "fail"
+}
+
+// authDone applies an auth outcome. Called on the loop.
+func (s *session) authDone(o *authOutcome) {
+	result := authResultOf(o)
+	s.srv.stats.AuthDone(result, o.elapsed)
+	if s.closed || s.wait != waitAuth {
+		return
+	}
+	s.wait = waitNone
+	r := &o.resp
+	switch result {
+	case "ok":
+		b, msg := s.backendFor(r, o.req)
+		if msg != "" {
+			s.authResult = "error"
+			s.errorf(msg)
+			s.internalError("auth error")
+			return
+		}
+		s.connectBackend(b) // dial.go
+	case "error", "timeout":
 		s.authResult = "error"
 		s.errorf(o.err.Error())
 		s.internalError("auth error")
-	case r.Wait:
+	case "wait":
 		// WAIT: ask again after Auth-Wait seconds, same attempt number.
 		s.failText = ""
-		s.state = authStateWaitRetry
+		s.wait = waitAuthRetry
 		wait := 0
 		if r.HasWait && r.WaitSecs > 0 {
 			wait = r.WaitSecs
@@ -228,11 +157,11 @@ func (s *session) authDone(o *authOutcome) {
 		s.authResult = "fail"
 		s.failText = r.Status
 		s.failCode = r.ErrorCode
-		s.info("client login failed: \"" + r.Status + "\"")
+		s.info("client login failed: \"" + printable([]byte(r.Status)) + "\"")
 		if r.HasWait && r.WaitSecs > 0 {
 			// nginx waits before answering, without reading the client,
 			// then lets it try again.
-			s.state = authStateWaitFail
+			s.wait = waitAuthFail
 			s.loop.arm(s, time.Now().Add(time.Duration(r.WaitSecs)*time.Second).UnixNano())
 			return
 		}
@@ -241,24 +170,37 @@ func (s *session) authDone(o *authOutcome) {
 	}
 }
 
-// Sub-states of PhaseAuth while a timer runs.
-const (
-	authStateWaitRetry uint8 = 200 + iota
-	authStateWaitFail
-)
+// backendFor validates an OK answer the way nginx does (the one check is
+// codec.AuthResponse.Backend) and returns what the backend login needs,
+// or nginx's log line. Called on the loop.
+func (s *session) backendFor(r *codec.AuthResponse, req *codec.AuthRequest) (*backendCtx, string) {
+	peer := "auth http server " + s.srv.cfg.AuthHTTPAddr + " "
+	ap, err := r.Backend()
+	if err != nil {
+		return nil, peer + err.Error()
+	}
+	if s.srv.ops.needsPass(s.method) && !r.HasPass {
+		return nil, peer + "did not send password"
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	b := &backendCtx{s: s, ap: ap, addr: ap.String(), login: req.User, pass: req.Pass}
+	if r.HasUser {
+		b.login = r.User
+	}
+	if r.HasPass {
+		b.pass = r.Pass
+	}
+	return b, ""
+}
 
 // authDelayDone runs when an Auth-Wait / WAIT delay has passed.
 func (s *session) authDelayDone() {
-	switch s.state {
-	case authStateCall:
-		if s.authCall != nil {
-			s.authCall.timedOut() // authloop.go
-		}
-	case authStateWaitRetry:
-		s.state = 0
+	switch s.wait {
+	case waitAuthRetry:
+		s.wait = waitNone
 		s.submitAuth()
-	case authStateWaitFail:
-		s.state = 0
+	case waitAuthFail:
+		s.wait = waitNone
 		s.backToPreAuth()
 		s.srv.ops.authFailed(s)
 		if s.closed {
@@ -272,7 +214,7 @@ func (s *session) authDelayDone() {
 // attempt the client may repeat.
 func (s *session) backToPreAuth() {
 	s.setPhase(PhasePreAuth)
-	s.state = 0
+	s.sasl = saslNone
 	wipe(s.pass)
 	s.pass = s.pass[:0]
 	s.armTimeout()
@@ -293,12 +235,5 @@ func (s *session) processPending() {
 
 // clientBuffer is the protocol's client command buffer size.
 func (s *session) clientBuffer() int {
-	c := s.cfg()
-	switch c.Protocol {
-	case config.POP3:
-		return c.POP3ClientBuffer
-	case config.SMTP:
-		return c.SMTPClientBuffer
-	}
-	return c.IMAPClientBuffer
+	return s.srv.ops.clientBuffer(s.cfg())
 }

@@ -4,33 +4,10 @@ import (
 	"container/heap"
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 )
-
-// loopState is the per-event-loop part of the engine: its timer heap, the
-// sessions whose reading is paused, and the epoll fd used to pause them.
-// Every field except the atomics is touched only on the loop itself.
-type loopState struct {
-	el    gnet.EventLoop
-	idx   int
-	epfd  int // the loop's epoll fd, for pausing reads; -1 if unknown
-	clock *clock
-	raw   *rawLoop // gnetraw's handle of el; nil without gnetraw
-
-	authPools map[*AuthClient]*authLoopPool // auth_http connections (authloop.go)
-
-	timers timerHeap
-	paused []*session
-	wbuf   []byte   // reply scratch; gnet copies what it cannot send at once
-	head   *session // every live session of this loop (drain walks it)
-
-	next      atomic.Int64 // unix nanos of the earliest timer, 0 = none
-	hasPaused atomic.Bool
-	queued    atomic.Bool // a service run is already queued with Execute
-}
 
 // timerEntry is one scheduled wake-up of a session. A session has at most
 // one live entry (its gen); older entries are skipped when popped.
@@ -53,28 +30,6 @@ func (ls *loopState) publishNext() {
 		return
 	}
 	ls.next.Store(ls.timers[0].when)
-}
-
-// link adds s to the loop's session list. Called on the loop.
-func (ls *loopState) link(s *session) {
-	s.next = ls.head
-	if ls.head != nil {
-		ls.head.prev = s
-	}
-	ls.head = s
-}
-
-// unlink removes s from the loop's session list. Called on the loop.
-func (ls *loopState) unlink(s *session) {
-	if s.prev != nil {
-		s.prev.next = s.next
-	} else if ls.head == s {
-		ls.head = s.next
-	}
-	if s.next != nil {
-		s.next.prev = s.prev
-	}
-	s.prev, s.next = nil, nil
 }
 
 // arm schedules s.onTimer at deadline (unix nanos). Called on the loop.
@@ -116,7 +71,7 @@ func (ls *loopState) service() {
 			continue
 		}
 		s.deadline = 0
-		s.onTimer()
+		s.fireTimer()
 	}
 	ls.publishNext()
 	if len(ls.paused) > 0 {
@@ -192,4 +147,10 @@ func (c *clock) run() {
 func (c *clock) close() {
 	close(c.stop)
 	<-c.done
+}
+
+// fireTimer runs s's timer; a panic ends s alone.
+func (s *session) fireTimer() {
+	defer s.recoverPanic("timer")
+	s.onTimer()
 }

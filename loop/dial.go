@@ -7,9 +7,11 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
+
+	"mailproxy/loop/gnetx"
 )
 
-// Backend connections made by the loop itself (with gnetraw), as nginx
+// Backend connections made by the loop itself (loop/gnetx), as nginx
 // does: a non-blocking socket and connect(2), registered on the client's
 // loop at once; the login dialogue starts when the backend's greeting
 // arrives. No goroutine, no Go poller registration, no dup. The connect
@@ -53,8 +55,7 @@ func (s *session) connectBackend(b *backendCtx) {
 	if !b.dialing {
 		s.srv.stats.BackendConnect(time.Since(b.dialStart), "")
 	}
-	rl := s.loop.raw
-	if err := s.srv.rt.raw.register(rl, fd, "tcp", nil, nil, rawSockaddrAddr(sa), b); err != nil {
+	if err := s.srv.rt.raw.Register(s.loop.raw, fd, "tcp", nil, gnetx.SockaddrAddr(sa), b); err != nil {
 		s.backendConnectFailed(b, "cannot register upstream connection: "+err.Error(), "")
 	}
 	// OnOpen (openBackend) has run: the session waits for the greeting.
@@ -130,4 +131,17 @@ func (s *session) backendDialTimedOut() bool {
 	}
 	s.backendConnectFailed(b, "connect() to "+b.addr+" failed (i/o timeout)", "timeout")
 	return true
+}
+
+// dialErrKind is the backend connect error label of err.
+func dialErrKind(err error) string {
+	switch {
+	case errors.Is(err, unix.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, unix.ETIMEDOUT):
+		return "timeout"
+	case errors.Is(err, unix.ENETUNREACH), errors.Is(err, unix.EHOSTUNREACH):
+		return "unreachable"
+	}
+	return "other"
 }

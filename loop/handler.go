@@ -3,14 +3,14 @@ package loop
 import (
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
-	"mailproxy/config"
+	"mailproxy/loop/gnetx"
+	"mailproxy/loop/stats"
 )
 
 // handler is the gnet EventHandler. Its callbacks run on event loops and
@@ -19,27 +19,26 @@ type handler struct {
 	gnet.BuiltinEventEngine
 	rt     *runtimeState
 	booted chan struct{}
-	// rawDone receives gnetraw's view of the loops (nil: unavailable) from
-	// the first OnTick; ticked is touched only by gnet's ticker goroutine.
-	rawDone chan *rawEngine
+	// rawDone receives loop/gnetx's view of the loops from the first
+	// OnTick; ticked is touched only by gnet's ticker goroutine.
+	rawDone chan rawResult
 	ticked  bool
 }
 
+// rawResult is what the first OnTick found.
+type rawResult struct {
+	eng *gnetx.Engine
+	err error
+}
+
 // OnTick runs once, on gnet's ticker goroutine, to find the event loops
-// for gnetraw (gnetraw.go); the clock (clock.go) does the timing.
+// for loop/gnetx (gnet creates them after OnBoot); the clock (clock.go)
+// does the timing.
 func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	if !h.ticked {
 		h.ticked = true
-		var re *rawEngine
-		// MAILPROXY_GNETRAW=off keeps gnet's Register/Enroll path, to
-		// compare the two.
-		if os.Getenv("MAILPROXY_GNETRAW") != "off" {
-			var err error
-			if re, err = rawInit(h.rt.eng); err != nil {
-				h.rt.log.Warn("accepting and dialing through net.Conn (slower)", "err", err.Error())
-			}
-		}
-		h.rawDone <- re
+		re, err := gnetx.Init(h.rt.eng)
+		h.rawDone <- rawResult{re, err}
 	}
 	return 24 * time.Hour, gnet.None
 }
@@ -64,31 +63,8 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
-// loopOf returns the state of the loop c belongs to, creating it the first
-// time a connection shows up on that loop.
-func (rt *runtimeState) loopOf(c gnet.Conn) *loopState {
-	el := c.EventLoop()
-	if v, ok := rt.loops.Load(el); ok {
-		return v.(*loopState)
-	}
-	ls := &loopState{el: el, clock: rt.clock, epfd: -1}
-	if rt.raw != nil {
-		ls.raw = rt.raw.loopFor(el)
-	}
-	if fd, err := epollFdOf(c); err == nil {
-		ls.epfd = fd
-	} else {
-		rt.log.Error("cannot pause reads; relay memory is not bounded", "err", err.Error())
-	}
-	v, loaded := rt.loops.LoadOrStore(el, ls)
-	if !loaded {
-		ls.idx = int(rt.nloops.Add(1) - 1)
-		rt.clock.add(ls)
-	}
-	return v.(*loopState)
-}
-
-func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+func (h *handler) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
+	defer recoverConn(c, "OnOpen", &action)
 	switch ctx := c.Context().(type) {
 	case *serverRT:
 		return h.openClient(c, ctx)
@@ -97,8 +73,6 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 			return nil, a
 		}
 		return ctx.s.ppBackendHeader(), gnet.None // proxy_protocol on|v2 (proxyproto.go)
-	case *authLoopConn:
-		return ctx.opened(c), gnet.None // auth_http (authloop.go)
 	}
 	// The placeholder listener gnet needs: nobody should be here.
 	return nil, gnet.Close
@@ -113,14 +87,12 @@ func (h *handler) openClient(c gnet.Conn, srv *serverRT) ([]byte, gnet.Action) {
 		start:  time.Now().UnixNano(),
 		phase:  PhasePreAuth,
 	}
-	if srv.cfg.Protocol != config.IMAP || srv.ppExpected() || srv.tls != nil {
+	if !srv.ops.lazyAuth || srv.ppExpected() || srv.tls != nil {
 		s.sessionAuth = &sessionAuth{} // else at the first command (session.go)
 	}
 	c.SetContext(s)
 	s.loop.link(s)
-	if s.loop.raw != nil {
-		s.loop.raw.sessions.Add(1) // balances accepts (gnetraw.go pick)
-	}
+	s.loop.raw.Sessions.Add(1) // balances accepts (gnetx.Engine.Pick)
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		// One allocation: "ip:port", with the IP as a substring of it.
 		ap := ta.AddrPort()
@@ -151,7 +123,7 @@ func (h *handler) openClient(c gnet.Conn, srv *serverRT) ([]byte, gnet.Action) {
 		s.ppStart()
 		return nil, gnet.None
 	}
-	if srv.tls != nil && srv.tls.implicit {
+	if srv.tls != nil && srv.tls.Implicit {
 		// listen ... ssl: the greeting follows the handshake.
 		s.tlsStartClient(false)
 		return nil, gnet.None
@@ -176,7 +148,8 @@ func (h *handler) openBackend(c gnet.Conn, b *backendCtx) gnet.Action {
 	return gnet.None
 }
 
-func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+func (h *handler) OnTraffic(c gnet.Conn) (action gnet.Action) {
+	defer recoverConn(c, "OnTraffic", &action)
 	switch ctx := c.Context().(type) {
 	case *session:
 		s := ctx
@@ -186,14 +159,14 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		if s.sessionAuth == nil {
 			s.sessionAuth = &sessionAuth{}
 		}
-		if s.pp != nil && s.pp.waiting {
+		if s.wait == waitProxyHeader {
 			s.ppClientData() // PROXY header (proxyproto.go)
 			if s.closed {
 				return gnet.Close
 			}
 			return gnet.None
 		}
-		if s.tls != nil && !s.tls.ready {
+		if s.tls != nil && !s.tls.Ready {
 			s.tlsFeedClient(c)
 			if s.closed {
 				return gnet.Close
@@ -224,7 +197,7 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		if ctx.dialing {
 			s.backendConnected(ctx) // dial.go
 		}
-		if s.btls != nil && !s.btls.ready {
+		if s.btls != nil && !s.btls.Ready {
 			s.tlsFeedBackend(c)
 			if s.closed {
 				return gnet.Close
@@ -240,18 +213,15 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		if s.closed {
 			return gnet.Close
 		}
-	case *authLoopConn:
-		return ctx.onData() // auth_http (authloop.go)
 	default:
 		return gnet.Close
 	}
 	return gnet.None
 }
 
-func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
+func (h *handler) OnClose(c gnet.Conn, err error) (action gnet.Action) {
+	defer recoverConn(c, "OnClose", &action)
 	switch ctx := c.Context().(type) {
-	case *authLoopConn:
-		ctx.onClose(err) // auth_http (authloop.go)
 	case *session:
 		s := ctx
 		s.client = nil
@@ -284,4 +254,26 @@ func (h *handler) OnClose(c gnet.Conn, err error) gnet.Action {
 		s.close("upstream closed")
 	}
 	return gnet.None
+}
+
+// recoverConn is deferred by every gnet callback: a panic in session code
+// ends that session (recover.go) and the callback returns Close for c.
+func recoverConn(c gnet.Conn, where string, action *gnet.Action) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	*action = gnet.Close
+	var s *session
+	switch ctx := c.Context().(type) {
+	case *session:
+		s = ctx
+	case *backendCtx:
+		s = ctx.s
+	}
+	if s == nil {
+		stats.Panic()
+		return
+	}
+	s.panicked(where, p)
 }

@@ -8,7 +8,9 @@ import (
 	"mailproxy/config"
 )
 
-// IMAP wire strings, exactly as nginx sends them (reference §3.1.1).
+// IMAP pre-auth (reference §3.1.1) and backend login (§3.1.5), with
+// nginx's wire strings byte for byte.
+
 var (
 	imapGreeting      = []byte("* OK IMAP4 ready\r\n")
 	imapOK            = []byte(" OK completed\r\n")
@@ -23,30 +25,45 @@ var (
 	imapIDReply       = []byte("* ID NIL\r\n")
 	imapBusy          = []byte(" NO [UNAVAILABLE] server busy, try again later\r\n")
 	imapGoodbye       = []byte("* BYE Server shutting down\r\n")
+
+	// proxy_starttls towards the backend: a fixed internal tag.
+	imapBackendStarttlsTag = []byte("mpstls ")
+	imapBackendStarttlsCmd = []byte("mpstls STARTTLS\r\n")
 )
 
-// imapCaps is the CAPABILITY reply, fixed at config time.
-type imapCaps struct {
+// imapBackendStep is where the backend login dialogue is: the reply
+// awaited.
+type imapBackendStep uint8
+
+const (
+	imapBackendGreeting     imapBackendStep = iota // "* OK"
+	imapBackendStarttlsSent                        // proxy_starttls: "mpstls OK"
+	imapBackendLoginSent                           // "+" for the user literal
+	imapBackendUserSent                            // "+" for the password literal
+	imapBackendPassSent                            // "<tag> OK"
+)
+
+// imapState is the IMAP part of a session, allocated at the client's first
+// command (idle connections, the common case at an ISP edge, have none).
+// Loop-owned. The SASL step is the session's (sasl.go).
+type imapState struct {
+	parser codec.IMAPParser
+	cmd    codec.IMAPCommand
+	tag    []byte // the tag of the LOGIN/AUTHENTICATE command, copied
+
+	backend  imapBackendStep
+	untagged []byte // the one untagged backend line kept before the tagged OK
+}
+
+// imapConf is one IMAP server{} block's replies, built once at start-up:
+// the CAPABILITY lines for each TLS state (reference §3.1.4).
+type imapConf struct {
 	line []byte // "* CAPABILITY ...\r\n": TLS active, or starttls off
 	on   []byte // starttls on, not TLS yet: ... AUTH=... STARTTLS
 	only []byte // starttls only, not TLS yet: ... STARTTLS LOGINDISABLED
 }
 
-// capsFor picks the CAPABILITY reply for the session's TLS state
-// (reference §3.1.4).
-func (c *imapCaps) capsFor(s *session) []byte {
-	if s.tls == nil {
-		switch s.cfg().Starttls {
-		case config.StarttlsOn:
-			return c.on
-		case config.StarttlsOnly:
-			return c.only
-		}
-	}
-	return c.line
-}
-
-func newIMAPCaps(c *config.Server) *imapCaps {
+func newIMAPConf(c *config.Server) *imapConf {
 	b := []byte("* CAPABILITY")
 	for _, cap := range c.IMAPCapabilities {
 		b = append(b, ' ')
@@ -56,72 +73,60 @@ func newIMAPCaps(c *config.Server) *imapCaps {
 	b = appendMechs(b, c.IMAPAuth, "AUTH=")
 	on := append(append([]byte(nil), b...), " STARTTLS\r\n"...)
 	b = append(b, "\r\n"...)
-	return &imapCaps{line: b, on: on, only: only}
+	return &imapConf{line: b, on: on, only: only}
 }
 
-// Pre-auth sub-states (session.state).
-const (
-	imapCommand uint8 = iota
-	imapAuthPlain
-	imapAuthLoginUser
-	imapAuthLoginPass
-	imapAuthCramMD5
-	imapAuthExternal
-)
+// capsFor picks the CAPABILITY reply for the session's TLS state.
+func (ic *imapConf) capsFor(s *session) []byte {
+	if s.tls == nil {
+		switch s.cfg().Starttls {
+		case config.StarttlsOn:
+			return ic.on
+		case config.StarttlsOnly:
+			return ic.only
+		}
+	}
+	return ic.line
+}
 
 // imapSASL is how IMAP speaks SASL (reference §3.1.1).
 var imapSASL = saslDialect{
-	plainPrompt: imapPlainPrompt, userPrompt: imapUserPrompt, passPrompt: imapPassPrompt,
-	challenge: "+ ", command: imapCommand, plain: imapAuthPlain, loginUser: imapAuthLoginUser,
-	loginPass: imapAuthLoginPass, cramMD5: imapAuthCramMD5, external: imapAuthExternal,
+	plainPrompt: imapPlainPrompt, userPrompt: imapUserPrompt, passPrompt: imapPassPrompt, challenge: "+ ",
 }
 
-// Backend login sub-states (imapState.backend).
-const (
-	imapBackendGreeting uint8 = iota
-	imapBackendLoginSent
-	imapBackendUserSent
-	imapBackendPassSent
-)
-
-// imapState is the IMAP-only part of a session.
-type imapState struct {
-	parser   codec.IMAPParser
-	cmd      codec.IMAPCommand
-	backend  uint8
-	untagged bool // one untagged line was already kept before the tagged OK
-}
-
-var imapOps = &protoOps{
-	name:          "imap",
-	greeting:      imapGreet,
-	clientData:    imapClientData,
-	backendData:   imapBackendData,
-	authFailed:    imapAuthFailed,
-	tempFail:      imapTempFail,
-	loginDone:     imapLoginDone,
-	saslInvalid:   imapSASLInvalid,
-	internalError: imapInternalError,
-	goodbye:       imapGoodbye,
-}
-
-func opsFor(c *config.Server) (*protoOps, error) {
-	switch c.Protocol {
-	case config.IMAP:
-		return imapOps, nil
-	case config.POP3:
-		return pop3OpsFor(c), nil
-	case config.SMTP:
-		return smtpOpsFor(c)
+func imapOpsFor(c *config.Server) *protoOps {
+	ic := newIMAPConf(c)
+	return &protoOps{
+		name:          "imap",
+		greeting:      imapGreet,
+		clientData:    ic.clientData,
+		backendData:   imapBackendData,
+		authFailed:    imapAuthFailed,
+		tempFail:      imapTempFail,
+		loginDone:     imapLoginDone,
+		saslInvalid:   imapSASLInvalid,
+		resetPreAuth:  imapResetPreAuth,
+		internalError: imapInternalError,
+		goodbye:       imapGoodbye,
+		certError:     "* BYE ",
+		clientBuffer:  func(c *config.Server) int { return c.IMAPClientBuffer },
+		needsPass:     backendNeedsPass,
+		lazyAuth:      true,
 	}
-	return nil, errUnsupportedProtocol(c)
 }
 
-func imapGreet(s *session) []byte {
+// backendNeedsPass: IMAP and POP3 backends are logged in with LOGIN or
+// USER/PASS whatever the client used, so the methods that carry no
+// password need Auth-Pass from auth_http (reference §2.3).
+func backendNeedsPass(method string) bool {
+	return method == "apop" || method == "cram-md5" || method == "external"
+}
+
+func imapGreet(*session) []byte {
 	return imapGreeting
 }
 
-// reply writes "<tag><rest>" to the client.
+// tagged writes "<tag><rest>" to the client.
 func (s *session) tagged(tag []byte, rest []byte) {
 	b := s.loop.wbuf[:0]
 	b = append(b, tag...)
@@ -130,10 +135,8 @@ func (s *session) tagged(tag []byte, rest []byte) {
 	s.write(b)
 }
 
-func imapClientData(s *session) {
+func (ic *imapConf) clientData(s *session) {
 	if s.imap == nil {
-		// Allocated on the first command, not at the greeting: idle
-		// connections are the common case at an ISP edge.
 		s.imap = &imapState{}
 	}
 	limit := s.cfg().IMAPClientBuffer
@@ -144,8 +147,8 @@ func imapClientData(s *session) {
 		}
 		var n int
 		var more bool
-		if s.state == imapCommand {
-			n, more = imapCommandStep(s, buf, limit)
+		if s.sasl == saslNone {
+			n, more = ic.commandStep(s, buf, limit)
 		} else {
 			n, more = s.saslReadStep(&imapSASL, buf, limit)
 		}
@@ -158,9 +161,9 @@ func imapClientData(s *session) {
 	}
 }
 
-// imapCommandStep handles at most one command at the start of buf. It
+// commandStep handles at most one command at the start of buf. It
 // returns the bytes to discard and whether to keep parsing.
-func imapCommandStep(s *session, buf []byte, limit int) (int, bool) {
+func (ic *imapConf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 	st := s.imap
 	cmd := &st.cmd
 	res, n := st.parser.Parse(buf, limit, cmd)
@@ -182,7 +185,7 @@ func imapCommandStep(s *session, buf []byte, limit int) (int, bool) {
 	tag := cmd.Tag
 	switch cmd.Cmd {
 	case codec.IMAPCapability:
-		s.write(s.srv.caps.capsFor(s))
+		s.write(ic.capsFor(s))
 		s.tagged(tag, imapOK)
 	case codec.IMAPNoop:
 		s.tagged(tag, imapOK)
@@ -210,7 +213,7 @@ func imapCommandStep(s *session, buf []byte, limit int) (int, bool) {
 			s.tagged(tag, imapBad)
 			break
 		}
-		s.tag = append(s.tag[:0], tag...)
+		st.tag = append(st.tag[:0], tag...)
 		s.login = append(s.login[:0], cmd.Args[0]...)
 		s.pass = append(s.pass[:0], cmd.Args[1]...)
 		s.startAuth("plain")
@@ -251,7 +254,7 @@ func (s *session) imapAuthenticate(cmd *codec.IMAPCommand) bool {
 		s.tagged(tag, imapBad)
 		return true
 	}
-	s.tag = append(s.tag[:0], tag...)
+	s.imap.tag = append(s.imap.tag[:0], tag...)
 	var ir []byte
 	hasIR := cmd.NArgs == 2
 	if hasIR {
@@ -265,12 +268,12 @@ func (s *session) imapAuthenticate(cmd *codec.IMAPCommand) bool {
 }
 
 func imapSASLInvalid(s *session) {
-	s.state = imapCommand
-	s.tagged(s.tag, imapBad)
+	s.sasl = saslNone
+	s.tagged(s.imap.tag, imapBad)
 }
 
 func imapAuthFailed(s *session) {
-	b := append(s.loop.wbuf[:0], s.tag...)
+	b := append(s.loop.wbuf[:0], s.imap.tag...)
 	b = append(b, " NO "...)
 	b = append(b, s.failText...)
 	b = append(b, "\r\n"...)
@@ -279,79 +282,25 @@ func imapAuthFailed(s *session) {
 }
 
 func imapTempFail(s *session) {
-	s.tagged(s.tag, imapBusy)
+	s.tagged(s.imap.tag, imapBusy)
+}
+
+// imapResetPreAuth forgets the plaintext dialogue after STARTTLS: a
+// literal in progress is dropped with the bytes.
+func imapResetPreAuth(s *session) {
+	if s.imap != nil {
+		s.imap.parser = codec.IMAPParser{}
+	}
 }
 
 func imapLoginDone(s *session) {
 	s.imap.backend = imapBackendGreeting
-	s.imap.untagged = false
-	s.reply = s.reply[:0]
-}
-
-// backendLine returns the next complete line the backend sent (with its
-// line end), or nil. A line longer than proxy_buffer is an error, as in
-// nginx ("upstream sent too long response line").
-func (s *session) backendLine() []byte {
-	buf := s.bin()
-	i := bytes.IndexByte(buf, '\n')
-	if i < 0 {
-		if len(buf) >= s.cfg().ProxyBuffer {
-			s.backendTooLong()
-		}
-		return nil
-	}
-	if i+1 > s.cfg().ProxyBuffer {
-		s.backendTooLong()
-		return nil
-	}
-	return buf[:i+1]
-}
-
-// backendTooLong ends a session whose backend sent a reply line longer
-// than proxy_buffer during login, with nginx's log line.
-func (s *session) backendTooLong() {
-	s.errorf("upstream sent too long response line while reading response from upstream")
-	s.internalError("upstream too long line")
-}
-
-// backendFail handles an unexpected backend reply during login
-// (proxy_pass_error_message).
-func (s *session) backendFail(line []byte) {
-	// nginx logs the line without its line end (checked against 1.22).
-	logged := "upstream sent invalid response: \"" + printable(bytes.TrimRight(line, "\r\n")) +
-		"\" while reading response from upstream"
-	if s.cfg().ProxyPassErrorMessage {
-		s.info(logged)
-		s.write(s.reply)
-		s.write(line)
-		s.close("upstream rejected login")
-		return
-	}
-	s.errorf(logged)
-	s.internalError("upstream rejected login")
-}
-
-// printable renders bytes for a log line: control and non-ASCII bytes
-// (a CRLF too, where nginx logs one, as in "client was rejected") shown as
-// '_', and cut at 200 bytes.
-func printable(b []byte) string {
-	if len(b) > 200 {
-		b = b[:200]
-	}
-	out := make([]byte, 0, len(b))
-	for _, c := range b {
-		if c < 0x20 || c >= 0x7f {
-			out = append(out, '_')
-			continue
-		}
-		out = append(out, c)
-	}
-	return string(out)
+	s.imap.untagged = s.imap.untagged[:0]
 }
 
 // imapBackendSendLogin sends "<tag> LOGIN {n}", the first login step.
 func imapBackendSendLogin(s *session) {
-	b := append(s.loop.wbuf[:0], s.tag...)
+	b := append(s.loop.wbuf[:0], s.imap.tag...)
 	b = append(b, " LOGIN {"...)
 	b = strconv.AppendInt(b, int64(len(s.backendLogin)), 10)
 	b = append(b, "}\r\n"...)
@@ -373,12 +322,12 @@ func imapBackendData(s *session) {
 		switch st.backend {
 		case imapBackendGreeting:
 			if !bytes.HasPrefix(line, []byte("* OK")) {
-				s.backendFail(line)
+				s.backendFail(line, nil)
 				return
 			}
 			s.bconsume(n)
 			if s.tlsBackendStarttls() {
-				s.bwrite(imapBackendStarttlsCmd) // proxy_starttls (tls_backend.go)
+				s.bwrite(imapBackendStarttlsCmd)
 				st.backend = imapBackendStarttlsSent
 				continue
 			}
@@ -389,7 +338,7 @@ func imapBackendData(s *session) {
 			}
 		case imapBackendLoginSent:
 			if line[0] != '+' {
-				s.backendFail(line)
+				s.backendFail(line, nil)
 				return
 			}
 			s.bconsume(n)
@@ -402,7 +351,7 @@ func imapBackendData(s *session) {
 			st.backend = imapBackendUserSent
 		case imapBackendUserSent:
 			if line[0] != '+' {
-				s.backendFail(line)
+				s.backendFail(line, nil)
 				return
 			}
 			s.bconsume(n)
@@ -413,28 +362,44 @@ func imapBackendData(s *session) {
 			wipe(b)
 			st.backend = imapBackendPassSent
 		case imapBackendPassSent:
-			if len(line) > len(s.tag)+3 && bytes.HasPrefix(line, s.tag) &&
-				line[len(s.tag)] == ' ' && bytes.HasPrefix(line[len(s.tag)+1:], []byte("OK")) {
-				s.write(s.reply)
+			tag := st.tag
+			if len(line) > len(tag)+3 && bytes.HasPrefix(line, tag) &&
+				line[len(tag)] == ' ' && bytes.HasPrefix(line[len(tag)+1:], []byte("OK")) {
+				s.write(st.untagged)
 				s.write(line)
 				s.bconsume(n)
-				s.reply = nil
+				st.untagged = nil
 				if s.closed {
 					return
 				}
 				s.startRelay()
 				return
 			}
-			if bytes.HasPrefix(line, []byte("* ")) && !st.untagged {
+			if bytes.HasPrefix(line, []byte("* ")) && len(st.untagged) == 0 {
 				// One untagged line (e.g. CAPABILITY) is allowed before
 				// the tagged OK (nginx 1.27.3); it reaches the client too.
-				st.untagged = true
-				s.reply = append(s.reply[:0], line...)
+				st.untagged = append(st.untagged[:0], line...)
 				s.bconsume(n)
 				continue
 			}
-			s.backendFail(line)
+			s.backendFail(line, st.untagged)
 			return
 		}
 	}
+}
+
+// imapBackendStarttls handles the reply to "mpstls STARTTLS"
+// (proxy_starttls). It reports whether the dialogue loop should go on
+// reading.
+func (s *session) imapBackendStarttls(line []byte) bool {
+	if bytes.HasPrefix(line, []byte("* ")) {
+		s.bconsume(len(line))
+		return true
+	}
+	if !bytes.HasPrefix(line, imapBackendStarttlsTag) || !bytes.HasPrefix(line[len(imapBackendStarttlsTag):], []byte("OK")) {
+		s.backendFail(line, nil)
+		return false
+	}
+	s.tlsBackendUpgrade(func() { imapBackendSendLogin(s) })
+	return false
 }

@@ -13,14 +13,14 @@ func BenchmarkIMAPPreAuth(b *testing.B) {
 		IMAPCapabilities: []string{"IMAP4", "IMAP4rev1", "UIDPLUS"}, IMAPClientBuffer: 4096,
 		MaxErrors: 1 << 30, Timeout: 60e9, ServerName: "mx.test"}
 	conn := &pop3BenchConn{in: []byte("a1 CAPABILITY\r\na2 NOOP\r\na3 ID NIL\r\na4 FOO\r\n")}
-	s := pop3BenchSession("bench-imap", cfg, imapOps, conn)
-	s.srv.caps = newIMAPCaps(cfg)
-	imapOps.greeting(s)
+	ops := imapOpsFor(cfg)
+	s := pop3BenchSession("bench-imap", cfg, ops, conn)
+	ops.greeting(s)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(conn.in)))
 	for b.Loop() {
 		conn.off = 0
-		imapOps.clientData(s)
+		ops.clientData(s)
 	}
 	if conn.out == 0 || s.closed {
 		b.Fatal("no replies written, or the session closed")
@@ -32,7 +32,7 @@ func BenchmarkIMAPPreAuth(b *testing.B) {
 func TestIMAPCapsOrder(t *testing.T) {
 	f := func(auth config.AuthMethods, caps []string, want string) {
 		t.Helper()
-		got := string(newIMAPCaps(&config.Server{IMAPAuth: auth, IMAPCapabilities: caps}).line)
+		got := string(newIMAPConf(&config.Server{IMAPAuth: auth, IMAPCapabilities: caps}).line)
 		if got != want {
 			t.Fatalf("got %q, want %q", got, want)
 		}

@@ -37,3 +37,21 @@ func (rt *runtimeState) serverLog(sc *config.Server) (*slog.Logger, error) {
 	rt.logHandlers[key] = h
 	return slog.New(h), nil
 }
+
+// printable renders bytes for a log line: control and non-ASCII bytes
+// (a CRLF too, where nginx logs one, as in "client was rejected") shown as
+// '_', and cut at 200 bytes.
+func printable(b []byte) string {
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f {
+			out = append(out, '_')
+			continue
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}

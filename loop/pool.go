@@ -12,8 +12,9 @@ import (
 //
 // It replaces ants: gnet's init() releases ants' default pool (gnet-notes
 // §3), and a fixed set of goroutines reading one buffered channel is all
-// this needs. Safe for concurrent use. A panicking task crashes the process
-// as it would anywhere else.
+// this needs. Safe for concurrent use. A task that panics is logged and
+// counted (workerPanic) and the worker goes on; tasks that must answer
+// their session recover themselves (authCall).
 type Pool struct {
 	tasks chan func() // capacity limit: a send never blocks
 	limit int64       // workers + queue
@@ -46,7 +47,7 @@ func NewPool(workers, queue int) *Pool {
 func (p *Pool) poolWorker() {
 	defer p.wg.Done()
 	for f := range p.tasks {
-		f()
+		poolRun(f)
 		p.load.Add(-1)
 	}
 }
@@ -79,4 +80,14 @@ func (p *Pool) Close() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// poolRun runs one task; a panic ends the task, not the worker.
+func poolRun(f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			_ = workerPanic("worker task", p)
+		}
+	}()
+	f()
 }

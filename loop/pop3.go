@@ -1,6 +1,8 @@
 package loop
 
 import (
+	"strings"
+
 	"mailproxy/codec"
 	"mailproxy/config"
 )
@@ -10,10 +12,6 @@ import (
 // pop3_client_buffer (default 4096 bytes, config.POP3ClientBuffer) instead
 // of nginx's fixed 128 bytes, so long passwords and OAuth-sized SASL
 // responses fit (nginx PR #1590).
-//
-// The POP3 part of a session needs no state beyond session.state (the
-// sub-state below) and the shared credential fields, so it has no
-// per-session struct.
 
 var (
 	pop3Greeting       = []byte("+OK POP3 ready\r\n")
@@ -29,23 +27,23 @@ var (
 	pop3AuthListHead   = "+OK methods supported:\r\n"
 	pop3MultilineEnd   = ".\r\n"
 	pop3GreetingPrefix = "+OK POP3 ready "
+	pop3STLSLine       = "STLS\r\n"
 )
 
-// Pre-auth and backend sub-states (session.state). Values stay below the
-// auth.go ones (200+).
+// pop3Step is where the POP3 pre-auth dialogue is, outside a SASL
+// exchange (the session's sasl step, sasl.go).
+type pop3Step uint8
+
 const (
-	pop3Start uint8 = iota
-	pop3AfterUser
-	pop3AuthPlain
-	pop3AuthLoginUser
-	pop3AuthLoginPass
-	pop3AuthCramMD5
-	pop3AuthExternal
-
-	pop3BackendGreeting uint8 = 100 + iota
-	pop3BackendUserSent
-	pop3BackendPassSent
+	pop3Start     pop3Step = iota // any command
+	pop3AfterUser                 // USER given: PASS, CAPA, NOOP, QUIT
 )
+
+// pop3State is the POP3 part of a session (in sessionAuth). Loop-owned.
+type pop3State struct {
+	step    pop3Step
+	backend pop3BackendStep // pop3_backend.go
+}
 
 // pop3Conf is one POP3 server{} block's replies, built once at start-up.
 type pop3Conf struct {
@@ -53,7 +51,7 @@ type pop3Conf struct {
 	authList []byte // AUTH (no argument) reply
 	salted   bool   // apop or cram-md5 enabled: salt in the greeting
 
-	capaOn, capaOnly []byte // CAPA before STARTTLS (tls_caps.go)
+	capaOn, capaOnly []byte // CAPA before STARTTLS: starttls on, only
 }
 
 // pop3Mechs lists the SASL mechanisms of a pop3_auth set in nginx's fixed
@@ -97,9 +95,44 @@ func newPOP3Conf(c *config.Server) *pop3Conf {
 	}
 	pc.authList = append(b, pop3MultilineEnd...)
 	if c.Starttls != config.StarttlsOff {
-		pc.capaOn, pc.capaOnly = tlsPOP3Capa(c, mechs)
+		pc.capaOn, pc.capaOnly = pop3StarttlsCapa(c, mechs)
 	}
 	return pc
+}
+
+// pop3StarttlsCapa returns the CAPA replies for starttls on (the usual
+// list plus STLS after the SASL line) and starttls only (the capabilities
+// without USER, no SASL line, STLS).
+func pop3StarttlsCapa(c *config.Server, mechs []string) (on, only []byte) {
+	on = []byte(pop3CapaHead)
+	only = []byte(pop3CapaHead)
+	for _, cp := range c.POP3Capabilities {
+		on = append(append(on, cp...), "\r\n"...)
+		if !strings.EqualFold(cp, "USER") {
+			only = append(append(only, cp...), "\r\n"...)
+		}
+	}
+	on = append(on, "SASL"...)
+	for _, m := range mechs {
+		on = append(append(on, ' '), m...)
+	}
+	on = append(on, "\r\n"...)
+	on = append(append(on, pop3STLSLine...), pop3MultilineEnd...)
+	only = append(append(only, pop3STLSLine...), pop3MultilineEnd...)
+	return on, only
+}
+
+// capaFor picks the CAPA reply for the session's TLS state.
+func (pc *pop3Conf) capaFor(s *session) []byte {
+	if s.tls == nil && pc.capaOn != nil {
+		switch s.cfg().Starttls {
+		case config.StarttlsOn:
+			return pc.capaOn
+		case config.StarttlsOnly:
+			return pc.capaOnly
+		}
+	}
+	return pc.capa
 }
 
 func pop3OpsFor(c *config.Server) *protoOps {
@@ -113,9 +146,13 @@ func pop3OpsFor(c *config.Server) *protoOps {
 		tempFail:      pop3TempFail,
 		loginDone:     pop3LoginDone,
 		saslInvalid:   pop3SASLInvalid,
+		resetPreAuth:  pop3ResetPreAuth,
 		internalError: pop3InternalError,
 		authRequest:   saltAuthRequest,
 		goodbye:       pop3Goodbye,
+		certError:     "-ERR ",
+		clientBuffer:  func(c *config.Server) int { return c.POP3ClientBuffer },
+		needsPass:     backendNeedsPass,
 	}
 }
 
@@ -129,7 +166,7 @@ func saltAuthRequest(s *session, r *codec.AuthRequest) {
 }
 
 func (pc *pop3Conf) greet(s *session) []byte {
-	s.state = pop3Start
+	s.pop3.step = pop3Start
 	if !pc.salted {
 		return pop3Greeting
 	}
@@ -152,7 +189,7 @@ func (pc *pop3Conf) clientData(s *session) {
 		}
 		var n int
 		var more bool
-		if s.state == pop3Start || s.state == pop3AfterUser {
+		if s.sasl == saslNone {
 			n, more = pc.commandStep(s, buf, limit)
 		} else {
 			n, more = s.saslReadStep(&pop3SASL, buf, limit)
@@ -179,7 +216,7 @@ func (pc *pop3Conf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 		return n, !s.closed
 	}
 	s.armTimeout()
-	if s.state == pop3AfterUser {
+	if s.pop3.step == pop3AfterUser {
 		// After USER only PASS, CAPA, NOOP and QUIT; anything else is
 		// refused and forgets the USER (nginx, verified).
 		switch cmd.Cmd {
@@ -218,7 +255,7 @@ func (pc *pop3Conf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 			break
 		}
 		s.login = append(s.login[:0], cmd.Rest...)
-		s.state = pop3AfterUser
+		s.pop3.step = pop3AfterUser
 		s.write(pop3OK)
 	case codec.POP3Apop:
 		if s.cfg().POP3Auth&config.AuthAPOP == 0 || cmd.NArgs != 2 {
@@ -261,14 +298,14 @@ func (pc *pop3Conf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 // pop3Refuse answers a command that parsed but is not valid here. Like
 // nginx, it does not count towards max_errors.
 func (s *session) pop3Refuse() {
-	s.state = pop3Start
+	s.pop3.step = pop3Start
 	s.write(pop3Invalid)
 }
 
 // pop3ParseError answers a line the parser rejected, counting it for
 // max_errors; a line longer than the buffer closes the session.
 func (s *session) pop3ParseError(tooLong bool) {
-	s.state = pop3Start
+	s.pop3.step = pop3Start
 	s.errors++
 	s.srv.stats.InvalidCommand(s.loop.idx)
 	s.write(pop3Invalid)
@@ -286,9 +323,7 @@ func (s *session) pop3ParseError(tooLong bool) {
 
 // pop3SASL is how POP3 speaks SASL (reference §3.2.1).
 var pop3SASL = saslDialect{
-	plainPrompt: pop3PlainPrompt, userPrompt: pop3UserPrompt, passPrompt: pop3PassPrompt,
-	challenge: "+ ", command: pop3Start, plain: pop3AuthPlain, loginUser: pop3AuthLoginUser,
-	loginPass: pop3AuthLoginPass, cramMD5: pop3AuthCramMD5, external: pop3AuthExternal,
+	plainPrompt: pop3PlainPrompt, userPrompt: pop3UserPrompt, passPrompt: pop3PassPrompt, challenge: "+ ",
 }
 
 // pop3Auth starts a SASL exchange (AUTH <mech> [initial-response]).
@@ -311,12 +346,13 @@ func (s *session) pop3Auth(cmd *codec.POP3Command) bool {
 }
 
 func pop3SASLInvalid(s *session) {
-	s.state = pop3Start
+	s.sasl = saslNone
+	s.pop3.step = pop3Start
 	s.write(pop3Invalid)
 }
 
 func pop3AuthFailed(s *session) {
-	s.state = pop3Start
+	s.pop3.step = pop3Start
 	b := append(s.loop.wbuf[:0], "-ERR "...)
 	b = append(b, s.failText...)
 	b = append(b, "\r\n"...)
@@ -325,6 +361,11 @@ func pop3AuthFailed(s *session) {
 }
 
 func pop3TempFail(s *session) {
-	s.state = pop3Start
+	s.pop3.step = pop3Start
 	s.write(pop3Busy)
+}
+
+// pop3ResetPreAuth forgets a USER given before STLS.
+func pop3ResetPreAuth(s *session) {
+	s.pop3.step = pop3Start
 }

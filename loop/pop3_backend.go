@@ -9,14 +9,27 @@ import (
 // "USER <login>", expect "+OK", send "PASS <password>", expect "+OK",
 // relay that last line to the client as the answer to its own auth
 // command, then relay. The backend always gets USER/PASS, whatever the
-// client used, so APOP/CRAM-MD5/EXTERNAL need Auth-Pass (checked in
-// auth.go). Neither APOP, AUTH nor XCLIENT is used towards the backend.
+// client used, so APOP/CRAM-MD5/EXTERNAL need Auth-Pass (backendNeedsPass).
+// Neither APOP, AUTH nor XCLIENT is used towards the backend. With
+// proxy_starttls (a mailproxy extension) STLS comes first.
 
-var pop3BackendOK = []byte("+OK")
+// pop3BackendStep is the backend reply awaited.
+type pop3BackendStep uint8
+
+const (
+	pop3BackendGreeting pop3BackendStep = iota
+	pop3BackendStlsSent                 // proxy_starttls: "+OK" to STLS
+	pop3BackendUserSent
+	pop3BackendPassSent
+)
+
+var (
+	pop3BackendOK      = []byte("+OK")
+	pop3BackendStlsCmd = []byte("STLS\r\n")
+)
 
 func pop3LoginDone(s *session) {
-	s.state = pop3BackendGreeting
-	s.reply = s.reply[:0]
+	s.pop3.backend = pop3BackendGreeting
 }
 
 func pop3BackendData(s *session) {
@@ -26,27 +39,30 @@ func pop3BackendData(s *session) {
 			return
 		}
 		if !bytes.HasPrefix(line, pop3BackendOK) {
-			s.backendFail(line)
+			s.backendFail(line, nil)
 			return
 		}
 		n := len(line)
-		switch s.state {
+		switch s.pop3.backend {
 		case pop3BackendGreeting:
 			s.bconsume(n)
 			if s.tlsBackendStarttls() {
-				s.bwrite(pop3BackendStlsCmd) // proxy_starttls (tls_backend.go)
-				s.state = pop3BackendStlsSent
+				s.bwrite(pop3BackendStlsCmd)
+				s.pop3.backend = pop3BackendStlsSent
 				continue
 			}
 			s.pop3BackendSend("USER ", s.backendLogin)
-			s.state = pop3BackendUserSent
+			s.pop3.backend = pop3BackendUserSent
+		case pop3BackendStlsSent:
+			s.tlsBackendUpgrade(func() {
+				s.pop3BackendSend("USER ", s.backendLogin)
+				s.pop3.backend = pop3BackendUserSent
+			})
+			return
 		case pop3BackendUserSent:
 			s.bconsume(n)
 			s.pop3BackendSend("PASS ", s.backendPass)
-			s.state = pop3BackendPassSent
-		case pop3BackendStlsSent:
-			s.pop3BackendStls()
-			return
+			s.pop3.backend = pop3BackendPassSent
 		case pop3BackendPassSent:
 			s.write(line)
 			s.bconsume(n)
@@ -56,7 +72,7 @@ func pop3BackendData(s *session) {
 			s.startRelay()
 			return
 		default:
-			panic("BUG: pop3 backend login in sub-state " + strconv.Itoa(int(s.state)))
+			panic("BUG: pop3 backend login in step " + strconv.Itoa(int(s.pop3.backend)))
 		}
 	}
 }

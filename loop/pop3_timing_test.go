@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"mailproxy/config"
+	"mailproxy/loop/stats"
 )
 
 // pop3BenchConn is the client side of a pre-auth benchmark: it serves the
@@ -30,7 +31,7 @@ func (c *pop3BenchConn) Close() error                { return nil }
 // its own, with no event loop behind it.
 func pop3BenchSession(name string, cfg *config.Server, ops *protoOps, conn *pop3BenchConn) *session {
 	srv := &serverRT{cfg: cfg, ops: ops, listen: name,
-		stats: NewListenerStats(cfg.Protocol.String(), name, 1),
+		stats: stats.NewListenerStats(cfg.Protocol.String(), name, 1),
 		log:   slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return &session{srv: srv, loop: &loopState{}, client: conn, phase: PhasePreAuth, sessionAuth: &sessionAuth{}}
 }
@@ -49,7 +50,7 @@ func BenchmarkPOP3PreAuth(b *testing.B) {
 	b.SetBytes(int64(len(conn.in)))
 	for b.Loop() {
 		conn.off = 0
-		s.state = pop3Start
+		s.pop3.step = pop3Start
 		ops.clientData(s)
 	}
 	if conn.out == 0 || s.closed {

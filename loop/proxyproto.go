@@ -11,7 +11,7 @@ import (
 // PROXY protocol and realip (reference §6, §1.8, §2.2).
 //
 // In: on a listener with the proxy_protocol parameter the session starts in
-// pre-auth with s.pp.waiting set and sends nothing; the client's raw bytes
+// pre-auth waiting for the header (waitProxyHeader) and sends nothing; the client's raw bytes
 // (before any TLS) go to codec.ParseProxy within `timeout`. A broken header
 // is logged as nginx does and the connection closed without a reply. Once
 // the header is read, a peer matching set_real_ip_from has its address and
@@ -23,25 +23,13 @@ import (
 // Out: with proxy_protocol on|v2 the backend's OnOpen returns the header as
 // its first bytes, so it is written before the backend greeting is read.
 
-func init() {
-	config.SetSupported("listen:proxy_protocol", true)
-	config.SetSupported("proxy_protocol", true)
-	config.SetSupported("set_real_ip_from", true)
-}
-
 // ppState is a session's incoming PROXY protocol state. It belongs to the
 // session's loop.
 type ppState struct {
-	waiting bool // header not read yet: client bytes go to the parser
-	has     bool // the header carried addresses (Proxy-Protocol-* headers)
-	src     netip.AddrPort
-	dst     netip.AddrPort
+	has bool // the header carried addresses (Proxy-Protocol-* headers)
+	src netip.AddrPort
+	dst netip.AddrPort
 }
-
-// ppStateWaiting is the pre-auth sub-state while the header is awaited. No
-// protocol uses it, so their onTimer hooks (smtp_greeting_delay) decline
-// and the `timeout` closes the session silently, as nginx does.
-const ppStateWaiting uint8 = 250
 
 // ppExpected reports whether srv's listen socket has proxy_protocol.
 func (srv *serverRT) ppExpected() bool {
@@ -56,12 +44,14 @@ func (srv *serverRT) ppExpected() bool {
 // ppStart makes a new session wait for the PROXY header instead of
 // greeting. Called from openClient, on the loop.
 func (s *session) ppStart() {
-	s.pp = &ppState{waiting: true}
-	s.state = ppStateWaiting
+	s.pp = &ppState{}
+	// The protocols' onTimer hooks (smtp_greeting_delay) decline while
+	// waiting, so the `timeout` closes the session silently, as nginx does.
+	s.wait = waitProxyHeader
 }
 
 // ppClientData reads the PROXY header from the client's raw bytes. Called
-// from OnTraffic while s.pp.waiting, on the loop.
+// from OnTraffic while the session waits for it, on the loop.
 func (s *session) ppClientData() {
 	c := s.client
 	if c == nil {
@@ -81,8 +71,7 @@ func (s *session) ppClientData() {
 	}
 	_, _ = c.Discard(n)
 	s.ppApply(&h)
-	s.pp.waiting = false
-	s.state = 0
+	s.wait = waitNone
 	s.armTimeout()
 	s.ppResume()
 }
@@ -145,7 +134,7 @@ func (s *session) ppTrusted() bool {
 // whatever the client already sent after the header (gnet does not call
 // OnTraffic again for bytes it holds).
 func (s *session) ppResume() {
-	if t := s.srv.tls; t != nil && t.implicit {
+	if t := s.srv.tls; t != nil && t.Implicit {
 		s.tlsStartClient(false)
 		if !s.closed && s.client != nil && s.client.InboundBuffered() > 0 {
 			s.tlsFeedClient(s.client)

@@ -1,6 +1,11 @@
 package loop
 
-import "time"
+import (
+	"sync"
+	"time"
+
+	"mailproxy/loop/mailtls"
+)
 
 // startRelay switches a logged-in session to relaying. The backend's login
 // reply has been written to the client; bytes the client pipelined during
@@ -103,7 +108,7 @@ func (ls *loopState) closePreAuth() {
 	for s := ls.head; s != nil; {
 		next := s.next
 		if !s.closed && s.phase == PhasePreAuth {
-			s.goodbye()
+			s.onLoop("drain", s.goodbye)
 		}
 		s = next
 	}
@@ -113,8 +118,93 @@ func (ls *loopState) closePreAuth() {
 func (s *session) goodbye() {
 	// A connection still sending its PROXY header has not been greeted:
 	// like nginx, close it without a word.
-	if s.pp == nil || !s.pp.waiting {
+	if s.wait != waitProxyHeader {
 		s.write(s.srv.ops.goodbye)
 	}
 	s.close("shutdown")
+}
+
+// tlsScratch holds the decryption buffers of the relay; one is used at a
+// time per loop, so the pool stays at about one per loop.
+var tlsScratch = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// relayRead moves everything readable from one side to the other: the
+// plain conn's buffered bytes at once, or a TLS side's decrypted records
+// one scratch buffer at a time. to is toBackend or toClient.
+func (s *session) relayRead(fromClient bool) {
+	src, t := s.client, s.tls
+	to := s.toBackend
+	if !fromClient {
+		src, t = s.backend, s.btls
+		to = s.toClient
+	}
+	if src == nil {
+		return
+	}
+	if t == nil {
+		buf, _ := src.Next(-1)
+		to(buf)
+		return
+	}
+	if !t.Ready {
+		return
+	}
+	if len(t.Plain) > 0 {
+		// Pipelined before the relay started: gnet copies what the socket
+		// does not take, so the buffer can go at once.
+		p := t.Plain
+		t.Plain = nil
+		to(p)
+	}
+	bp := tlsScratch.Get().(*[]byte)
+	defer tlsScratch.Put(bp)
+	buf := *bp
+	for !s.closed && s.client != nil && s.backend != nil {
+		n, err := t.Read(buf)
+		if n > 0 {
+			to(buf[:n])
+		}
+		if err == nil && t.RErr != nil {
+			err = t.RErr
+		}
+		if err != nil {
+			if s.closed {
+				return
+			}
+			if fromClient {
+				s.tlsReadFailed(err)
+			} else if mailtls.IsEOF(err) {
+				s.close("upstream closed")
+			} else {
+				s.errorf("upstream SSL read failed", "err", err.Error())
+				s.close("upstream ssl error")
+			}
+			return
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// toBackend relays client bytes. As in nginx, only client activity re-arms
+// proxy_timeout.
+func (s *session) toBackend(buf []byte) {
+	if len(buf) == 0 {
+		return
+	}
+	s.bytesToBackend += uint64(len(buf))
+	s.srv.stats.Bytes(s.loop.idx, true, len(buf))
+	s.deadline = time.Now().Add(s.cfg().ProxyTimeout).UnixNano()
+	s.bwrite(buf)
+}
+
+// toClient relays backend bytes.
+func (s *session) toClient(buf []byte) {
+	if len(buf) == 0 {
+		return
+	}
+	s.bytesToClient += uint64(len(buf))
+	s.srv.stats.Bytes(s.loop.idx, false, len(buf))
+	s.write(buf)
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"mailproxy/config"
+	"mailproxy/loop/authhttp"
+	"mailproxy/loop/stats"
 )
 
 // reload re-reads the configuration file (SIGHUP). The new configuration
@@ -15,7 +17,7 @@ import (
 func (rt *runtimeState) reload() {
 	old := rt.cfg.Load()
 	fail := func(msg string, err error) {
-		ConfigReload(false)
+		stats.ConfigReload(false)
 		rt.log.Error(msg+", keeping the running configuration", "err", err.Error())
 	}
 	cfg, err := config.Load(old.File)
@@ -55,7 +57,7 @@ func (rt *runtimeState) reload() {
 		rt.log.Info("listener removed", "listen", srv.listen)
 	}
 	rt.closeListeners(gone)
-	used := map[*ListenerStats]bool{}
+	used := map[*stats.ListenerStats]bool{}
 	for _, srv := range servers {
 		used[srv.stats] = true
 	}
@@ -72,7 +74,7 @@ func (rt *runtimeState) reload() {
 	if (cfg.Admin == nil) != (old.Admin == nil) || (cfg.Admin != nil && old.Admin != nil && cfg.Admin.Listen != old.Admin.Listen) {
 		rt.log.Warn("admin listener changed: it changes only on restart")
 	}
-	ConfigReload(true)
+	stats.ConfigReload(true)
 	rt.log.Info("configuration reloaded", "file", cfg.File)
 }
 
@@ -80,7 +82,7 @@ func (rt *runtimeState) reload() {
 // configuration uses. Logins already in flight finish on their connection;
 // those connections are closed once the old auth_http_timeout has passed.
 func (rt *runtimeState) retireAuthClients(servers []*serverRT, old *config.Config) {
-	used := map[*AuthClient]bool{}
+	used := map[*authhttp.Client]bool{}
 	addrs := map[string]bool{}
 	for _, srv := range servers {
 		used[srv.auth] = true
@@ -96,7 +98,7 @@ func (rt *runtimeState) retireAuthClients(servers []*serverRT, old *config.Confi
 		}
 		delete(rt.auths, k)
 		if addr, _, _ := strings.Cut(k, "|"); !addrs[addr] {
-			AuthConnsOpened(addr, nil)
+			stats.AuthConnsOpened(addr, nil)
 		}
 		ac.Close()
 		time.AfterFunc(grace+time.Second, ac.Close)

@@ -2,17 +2,14 @@ package loop
 
 import (
 	"context"
-	"errors"
-	"net"
 	"net/netip"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
 	"mailproxy/config"
+	"mailproxy/loop/dns"
 )
 
 // The SMTP resolver (reference §3.3.4, nginx's ngx_mail_smtp_init_session
@@ -24,11 +21,11 @@ import (
 // XCLIENT. Until the lookups end the greeting is held back and the client
 // is not read (nginx's block_reading); smtp_greeting_delay runs after.
 //
-// The lookups run in the worker pool with the stub client of
-// resolver_dns.go; the result comes back to the loop with Execute. Each
-// lookup may take resolver_timeout, asking the name servers in turn
-// (round robin) every resolverResend. Answers are cached per server{} for
-// valid= or their TTL; a reload starts with an empty cache.
+// The lookups run in the worker pool with the stub client of loop/dns;
+// the result comes back to the loop with Execute. Each lookup may take
+// resolver_timeout, asking the name servers in turn (round robin). Answers
+// are cached per server{} for valid= or their TTL; a reload starts with an
+// empty cache.
 //
 // Differences from nginx, all in corner cases: the forward lookup asks
 // only for the client's family (A for an IPv4 client, AAAA for IPv6; the
@@ -37,46 +34,16 @@ import (
 // worker pool is full the session goes on at once with [TEMPUNAVAIL]
 // (nginx closes it when it cannot start a lookup).
 
-func init() {
-	config.SetSupported("resolver", true)
-	config.SetSupported("resolver_timeout", true)
-}
-
 const (
-	// smtpResolving is session.state while the lookups run (pre-auth).
-	smtpResolving uint8 = 90
-
-	// resolverResend is how long one name server gets before the next is
-	// asked (nginx's resolver resend_timeout).
-	resolverResend = 5 * time.Second
-	// resolverCacheMax bounds the cache of one server{} block.
-	resolverCacheMax = 10000
-
 	hostUnavailable = "[UNAVAILABLE]"
 	hostTempUnavail = "[TEMPUNAVAIL]"
 )
 
-// resolverRT is one server{} block's resolver. Safe for concurrent use
-// (the workers share it).
+// resolverRT is one server{} block's resolver: its DNS client and cache,
+// and the families it asks for. Safe for concurrent use.
 type resolverRT struct {
-	servers    []string // "ip:port"
-	timeout    time.Duration
-	valid      time.Duration
+	dns        *dns.Client
 	ipv4, ipv6 bool
-	next       atomic.Uint32 // round robin over servers
-
-	mu    sync.Mutex
-	cache map[resolverKey]resolverEntry
-}
-
-type resolverKey struct {
-	qtype uint16
-	name  string
-}
-
-type resolverEntry struct {
-	res   dnsResult
-	until time.Time
 }
 
 // newResolverRT returns nil when c has no resolver.
@@ -84,8 +51,8 @@ func newResolverRT(c *config.Server) *resolverRT {
 	if len(c.Resolver) == 0 {
 		return nil
 	}
-	return &resolverRT{servers: c.Resolver, timeout: c.ResolverTimeout, valid: c.ResolverValid,
-		ipv4: c.ResolverIPv4, ipv6: c.ResolverIPv6, cache: map[resolverKey]resolverEntry{}}
+	return &resolverRT{dns: &dns.Client{Servers: c.Resolver, Timeout: c.ResolverTimeout, Valid: c.ResolverValid},
+		ipv4: c.ResolverIPv4, ipv6: c.ResolverIPv6}
 }
 
 // smtpHost is the session's Client-Host / NAME= value.
@@ -107,16 +74,16 @@ func (sc *smtpConf) resolveStart(s *session) bool {
 		return false
 	}
 	ip = ip.Unmap()
-	s.state = smtpResolving
+	s.wait = waitResolver
 	s.pauseRead(true)
 	// nginx runs no client timer while resolving; a backstop in case a
 	// result never comes back: both lookups, then `timeout`.
-	s.loop.arm(s, time.Now().Add(2*r.timeout+s.cfg().Timeout).UnixNano())
+	s.loop.arm(s, time.Now().Add(2*r.dns.Timeout+s.cfg().Timeout).UnixNano())
 	el := s.loop.el
 	ok := s.srv.rt.pool.TrySubmit(func() {
 		host, msg := r.clientHost(ip)
 		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			sc.resolveDone(s, host, msg)
+			s.onLoop("resolver answer", func() { sc.resolveDone(s, host, msg) })
 			return nil
 		}))
 	})
@@ -133,9 +100,10 @@ func (sc *smtpConf) resolveStart(s *session) bool {
 // resolveDone takes the result, greets and reads what the client sent
 // meanwhile. Called on the loop.
 func (sc *smtpConf) resolveDone(s *session, host, msg string) {
-	if s.closed || s.phase != PhasePreAuth || s.state != smtpResolving {
+	if s.closed || s.phase != PhasePreAuth || s.wait != waitResolver {
 		return
 	}
+	s.wait = waitNone
 	s.clientHost = host
 	if msg != "" {
 		s.errorf(msg)
@@ -150,40 +118,40 @@ func (sc *smtpConf) resolveDone(s *session, host, msg string) {
 
 // clientHost runs both lookups for ip. Runs in a worker.
 func (r *resolverRT) clientHost(ip netip.Addr) (host, logMsg string) {
-	return resolverDecide(ip, r.ask(dnsPTRName(ip), dnsTypePTR), func(name string) dnsResult {
+	return resolverDecide(ip, r.dns.Ask(dns.PTRName(ip), dns.TypePTR), func(name string) dns.Result {
 		switch {
 		case ip.Is4() && r.ipv4:
-			return r.ask(name, dnsTypeA)
+			return r.dns.Ask(name, dns.TypeA)
 		case ip.Is6() && r.ipv6:
-			return r.ask(name, dnsTypeAAAA)
+			return r.dns.Ask(name, dns.TypeAAAA)
 		}
-		return dnsResult{code: dnsOK}
+		return dns.Result{Code: dns.OK}
 	})
 }
 
 // resolverDecide is nginx's decision table: the host for the client at ip
 // given the PTR answer and the forward lookup, and the error line nginx
 // logs ("" for none).
-func resolverDecide(ip netip.Addr, ptr dnsResult, forward func(name string) dnsResult) (host, logMsg string) {
-	if ptr.code != dnsOK || len(ptr.names) == 0 {
-		code := ptr.code
-		if code == dnsOK {
-			code = dnsNXDomain // no PTR record: nginx's "Host not found"
+func resolverDecide(ip netip.Addr, ptr dns.Result, forward func(name string) dns.Result) (host, logMsg string) {
+	if ptr.Code != dns.OK || len(ptr.Names) == 0 {
+		code := ptr.Code
+		if code == dns.OK {
+			code = dns.NXDomain // no PTR record: nginx's "Host not found"
 		}
 		return resolverFallback(code), ip.String() + " could not be resolved (" +
 			resolverCode(code) + ") while in resolving client address"
 	}
-	name := ptr.names[0]
+	name := ptr.Names[0]
 	if !resolverValidName(name) {
 		return hostTempUnavail, ip.String() + ` resolved to invalid host name "` +
 			printable([]byte(name)) + `" while in resolving client address`
 	}
 	fwd := forward(name)
-	if fwd.code != dnsOK {
-		return resolverFallback(fwd.code), `"` + name + `" could not be resolved (` +
-			resolverCode(fwd.code) + ") while in resolving client hostname"
+	if fwd.Code != dns.OK {
+		return resolverFallback(fwd.Code), `"` + name + `" could not be resolved (` +
+			resolverCode(fwd.Code) + ") while in resolving client hostname"
 	}
-	for _, a := range fwd.addrs {
+	for _, a := range fwd.Addrs {
 		if a.Unmap() == ip {
 			return name, ""
 		}
@@ -194,14 +162,14 @@ func resolverDecide(ip netip.Addr, ptr dnsResult, forward func(name string) dnsR
 // resolverFallback: NXDOMAIN (and an empty answer) is [UNAVAILABLE],
 // every other failure [TEMPUNAVAIL].
 func resolverFallback(code int) string {
-	if code == dnsNXDomain || code == dnsOK {
+	if code == dns.NXDomain || code == dns.OK {
 		return hostUnavailable
 	}
 	return hostTempUnavail
 }
 
 func resolverCode(code int) string {
-	return strconv.Itoa(code) + ": " + dnsCodeText(code)
+	return strconv.Itoa(code) + ": " + dns.CodeText(code)
 }
 
 // resolverValidName is the check of nginx 1.29.7: a host name made of
@@ -218,75 +186,4 @@ func resolverValidName(name string) bool {
 		}
 	}
 	return true
-}
-
-// ask answers one question from the cache or the name servers, within
-// resolver_timeout. Runs in a worker.
-func (r *resolverRT) ask(name string, qtype uint16) dnsResult {
-	key := resolverKey{qtype, name}
-	now := time.Now()
-	r.mu.Lock()
-	e, ok := r.cache[key]
-	r.mu.Unlock()
-	if ok && now.Before(e.until) {
-		return e.res
-	}
-	deadline := now.Add(r.timeout)
-	start := int(r.next.Add(1))
-	failed := 0
-	for i := 0; ; i++ {
-		server := r.servers[(start+i)%len(r.servers)]
-		at := time.Now().Add(resolverResend)
-		if at.After(deadline) {
-			at = deadline
-		}
-		res, err := dnsExchange(server, name, qtype, at)
-		if err == nil {
-			r.store(key, res)
-			return res
-		}
-		if !time.Now().Before(deadline) {
-			return dnsResult{code: dnsTimedOut}
-		}
-		// An error before this server's turn ended (ICMP unreachable,
-		// no route): go on with the next, but stop after a whole round
-		// of such errors rather than spin until the deadline.
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			failed = 0
-		} else if failed++; failed >= len(r.servers) {
-			return dnsResult{code: dnsTimedOut}
-		}
-	}
-}
-
-// store caches a positive answer or NXDOMAIN for valid= or its TTL.
-func (r *resolverRT) store(key resolverKey, res dnsResult) {
-	if res.code != dnsOK && res.code != dnsNXDomain {
-		return
-	}
-	ttl := time.Duration(res.ttl) * time.Second
-	if r.valid > 0 {
-		ttl = r.valid
-	}
-	if ttl <= 0 {
-		return
-	}
-	now := time.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.cache) >= resolverCacheMax {
-		for k, e := range r.cache {
-			if !now.Before(e.until) {
-				delete(r.cache, k)
-			}
-		}
-		for k := range r.cache {
-			if len(r.cache) < resolverCacheMax {
-				break
-			}
-			delete(r.cache, k) // map order: an arbitrary victim
-		}
-	}
-	r.cache[key] = resolverEntry{res: res, until: now.Add(ttl)}
 }

@@ -28,16 +28,26 @@ func appendMechs(b []byte, set config.AuthMethods, prefix string) []byte {
 	return b
 }
 
-// saslDialect is how one protocol speaks SASL: its prompts, the prefix of
-// its CRAM-MD5 challenge, and the pre-auth sub-states (session.state) that
-// wait for each response line. The exchange itself is the same in IMAP,
-// POP3 and SMTP (reference §3).
+// saslStep is which SASL response line a session waits for in pre-auth;
+// saslNone: none, the protocol reads commands. The exchange is the same
+// in IMAP, POP3 and SMTP (reference §3), so the step is the session's,
+// not a protocol's.
+type saslStep uint8
+
+const (
+	saslNone      saslStep = iota // reading commands
+	saslPlain                     // the PLAIN response
+	saslLoginUser                 // LOGIN: the user name
+	saslLoginPass                 // LOGIN: the password
+	saslCramMD5                   // the CRAM-MD5 response
+	saslExternal                  // the EXTERNAL authorization identity
+)
+
+// saslDialect is how one protocol speaks SASL: its prompts and the prefix
+// of its CRAM-MD5 challenge.
 type saslDialect struct {
 	plainPrompt, userPrompt, passPrompt []byte
 	challenge                           string // "+ " or "334 "
-
-	command                                        uint8 // the state that reads commands
-	plain, loginUser, loginPass, cramMD5, external uint8
 }
 
 // saslStart begins mechanism mech, with an initial response when hasIR.
@@ -50,19 +60,19 @@ func (s *session) saslStart(d *saslDialect, mech, ir []byte, hasIR bool, enabled
 	case codec.SASLPlain:
 		if !hasIR {
 			s.write(d.plainPrompt)
-			s.state = d.plain
+			s.sasl = saslPlain
 			return true, true
 		}
 		return true, s.saslPlain(ir)
 	case codec.SASLLogin:
 		if !hasIR {
 			s.write(d.userPrompt)
-			s.state = d.loginUser
+			s.sasl = saslLoginUser
 			return true, true
 		}
 		if s.saslLoginUser(ir) {
 			s.write(d.passPrompt)
-			s.state = d.loginPass
+			s.sasl = saslLoginPass
 		}
 		return true, !s.closed
 	case codec.SASLCramMD5:
@@ -70,7 +80,7 @@ func (s *session) saslStart(d *saslDialect, mech, ir []byte, hasIR bool, enabled
 			return false, true
 		}
 		s.writeChallenge(d.challenge)
-		s.state = d.cramMD5
+		s.sasl = saslCramMD5
 		return true, true
 	case codec.SASLExternal:
 		if enabled&config.AuthExternal == 0 {
@@ -78,7 +88,7 @@ func (s *session) saslStart(d *saslDialect, mech, ir []byte, hasIR bool, enabled
 		}
 		if !hasIR {
 			s.write(d.userPrompt)
-			s.state = d.external
+			s.sasl = saslExternal
 			return true, true
 		}
 		return true, s.saslExternal(ir)
@@ -101,22 +111,22 @@ func (s *session) saslReadStep(d *saslDialect, buf []byte, limit int) (int, bool
 		return n, false
 	}
 	s.armTimeout()
-	state := s.state
-	s.state = d.command
-	switch state {
-	case d.plain:
+	step := s.sasl
+	s.sasl = saslNone
+	switch step {
+	case saslPlain:
 		return n, s.saslPlain(line)
-	case d.loginUser:
+	case saslLoginUser:
 		if s.saslLoginUser(line) {
 			s.write(d.passPrompt)
-			s.state = d.loginPass
+			s.sasl = saslLoginPass
 		}
 		return n, !s.closed
-	case d.loginPass:
+	case saslLoginPass:
 		return n, s.saslLoginPass(line)
-	case d.cramMD5:
+	case saslCramMD5:
 		return n, s.saslCramMD5(line)
-	case d.external:
+	case saslExternal:
 		return n, s.saslExternal(line)
 	}
 	return n, true
@@ -150,7 +160,7 @@ func (s *session) saslLoginUser(b64 []byte) bool {
 	s.scratch = dec
 	if !ok {
 		s.info("client sent invalid base64 encoding in AUTH LOGIN command")
-		s.state = 0
+		s.sasl = saslNone
 		s.saslBad()
 		return false
 	}

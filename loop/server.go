@@ -17,36 +17,18 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/logging"
 
-	"mailproxy/codec"
 	"mailproxy/config"
+	"mailproxy/loop/admin"
+	"mailproxy/loop/authhttp"
+	"mailproxy/loop/gnetx"
+	"mailproxy/loop/mailtls"
+	"mailproxy/loop/stats"
 )
 
 var errNoServers = errors.New("no mail servers are configured")
 
 // Version is reported by -v and the build_info metric.
 var Version = "0.1.0"
-
-// protoOps is where the protocols differ; core code does not switch on the
-// protocol.
-type protoOps struct {
-	name          string
-	greeting      func(s *session) []byte
-	clientData    func(s *session) // pre-auth: parse and answer commands
-	backendData   func(s *session) // backend login dialogue
-	authFailed    func(s *session) // send the failure line (s.failText, s.failCode)
-	tempFail      func(s *session) // pool saturated: temporary failure, stay in pre-auth
-	loginDone     func(s *session) // auth OK: prepare for the backend dialogue
-	saslInvalid   func(s *session) // bad SASL response: protocol error, back to commands
-	internalError []byte
-	// onTimer, if set, is offered a pre-auth timer first and reports
-	// whether it handled it (smtp_greeting_delay).
-	onTimer func(s *session) bool
-	// authRequest, if set, adds protocol fields to an auth_http request
-	// (Auth-SMTP-Helo/From/To).
-	authRequest func(s *session, r *codec.AuthRequest)
-	// goodbye is sent to sessions still in pre-auth when draining.
-	goodbye []byte
-}
 
 // serverRT is one listen socket of one server{} block at run time. It is
 // immutable; a reload makes new ones, and sessions keep the one they
@@ -55,12 +37,11 @@ type serverRT struct {
 	rt     *runtimeState
 	cfg    *config.Server
 	listen string // the listen address as configured, for logs and labels
-	stats  *ListenerStats
+	stats  *stats.ListenerStats
 	ops    *protoOps
-	auth   *AuthClient
+	auth   *authhttp.Client
 	log    *slog.Logger
-	caps   *imapCaps
-	tls    *tlsServer // TLS material (tls_config.go); nil without TLS
+	tls    *mailtls.Server // TLS material (tls_config.go); nil without TLS
 }
 
 // listenerRT is one bound socket and its accept goroutine. A reload that
@@ -72,8 +53,7 @@ type listenerRT struct {
 	ln      net.Listener
 	srv     atomic.Pointer[serverRT]
 	done    chan struct{}
-	// rawFile is the socket rawAccept waits on (accept.go), nil without
-	// gnetraw; set before the accept goroutine starts.
+	// rawFile is the socket rawAccept waits on (accept.go), a dup of ln's.
 	rawFile *os.File
 	closing atomic.Bool
 }
@@ -83,7 +63,7 @@ type runtimeState struct {
 	cfg      atomic.Pointer[config.Config]
 	log      *slog.Logger
 	eng      gnet.Engine
-	raw      *rawEngine // nil: gnet internals unknown, use Register/Enroll
+	raw      *gnetx.Engine // the loops, as loop/gnetx registers sockets on them
 	pool     *Pool
 	clock    *clock
 	loops    sync.Map // gnet.EventLoop -> *loopState
@@ -97,8 +77,8 @@ type runtimeState struct {
 
 	// Touched only by the goroutine running Run (start, signals).
 	listeners map[string]*listenerRT
-	auths     map[string]*AuthClient
-	stats     map[string]*ListenerStats
+	auths     map[string]*authhttp.Client
+	stats     map[string]*stats.ListenerStats
 	// per-server error_log handlers, by targets (logs.go)
 	logHandlers map[string]*config.LogHandler
 }
@@ -116,10 +96,11 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 	}
 	rt := &runtimeState{log: log, numLoops: n,
 		listeners: map[string]*listenerRT{},
-		auths:     map[string]*AuthClient{},
-		stats:     map[string]*ListenerStats{},
+		auths:     map[string]*authhttp.Client{},
+		stats:     map[string]*stats.ListenerStats{},
 	}
 	rt.cfg.Store(cfg)
+	panicLog.Store(log)
 	workers := 64 * n
 	rt.pool = NewPool(workers, 16*workers)
 	rt.clock = newClock()
@@ -147,7 +128,7 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 	}
 
 	booted := make(chan struct{})
-	h := &handler{rt: rt, booted: booted, rawDone: make(chan *rawEngine, 1)}
+	h := &handler{rt: rt, booted: booted, rawDone: make(chan rawResult, 1)}
 	runErr := make(chan error, 1)
 	go func() {
 		runErr <- gnet.Run(h, "tcp://127.0.0.1:0",
@@ -155,7 +136,7 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 			gnet.WithLoadBalancing(gnet.LeastConnections),
 			gnet.WithReuseAddr(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithTicker(true), // one OnTick, for gnetraw
+			gnet.WithTicker(true), // one OnTick, for gnetx.Init
 
 			gnet.WithLogger(quietLogger{log}),
 		)
@@ -166,22 +147,33 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 		rt.closeListeners(opened)
 		return fmt.Errorf("event loops did not start: %v", err)
 	}
+	// Sockets are accepted and connected by mailproxy and registered
+	// straight into gnet's loops (loop/gnetx). Without that there is no
+	// way to pause reads either, so a gnet whose internals moved stops
+	// the start here, loudly: there is no slower fallback to run untested.
+	var rawErr error
 	select {
-	case rt.raw = <-h.rawDone:
+	case r := <-h.rawDone:
+		rt.raw, rawErr = r.eng, r.err
 	case <-time.After(5 * time.Second):
-		log.Warn("event loops not found in time; accepting and dialing through net.Conn (slower)")
+		rawErr = errors.New("gnet's first tick did not come within 5s")
+	}
+	if rawErr != nil {
+		rt.closeListeners(opened)
+		stopEngine(rt.eng)
+		return fmt.Errorf("event loops: %v", rawErr)
 	}
 	rt.startAccepting(opened)
-	SetBuildInfo(Version)
-	var admin *Admin
+	stats.SetBuildInfo(Version)
+	var adm *admin.Admin
 	if cfg.Admin != nil && cfg.Admin.Listen != "" {
-		a, err := StartAdmin(cfg.Admin.Listen, func() bool { return rt.ready.Load() && !rt.draining.Load() })
+		a, err := admin.Start(cfg.Admin.Listen, func() bool { return rt.ready.Load() && !rt.draining.Load() })
 		if err != nil {
 			rt.closeListeners(opened)
 			return fmt.Errorf("admin listener %s: %v", cfg.Admin.Listen, err)
 		}
-		admin = a
-		defer admin.Close()
+		adm = a
+		defer adm.Close()
 	}
 	rt.ready.Store(true)
 
@@ -226,8 +218,8 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 }
 
 // Check reports what Run would refuse in cfg beyond what config.Load
-// checks (an smtp_capabilities item mailproxy cannot honour, a protocol it
-// does not build, an error_log file that cannot be opened), so that
+// checks (an smtp_capabilities item mailproxy cannot honour, TLS material
+// that does not load, an error_log file that cannot be opened), so that
 // "mailproxy -t" refuses it too. Like nginx -t, it opens (and so creates)
 // every error_log file, main and per-server.
 func Check(cfg *config.Config) error {
@@ -243,6 +235,13 @@ func Check(cfg *config.Config) error {
 		}
 		if err := checkLogs(sc.ErrorLogs); err != nil {
 			return err
+		}
+		// Certificates, keys, CA files, ciphers and curves, as a start
+		// would load them.
+		for _, l := range sc.Listens {
+			if _, err := mailtls.NewServer(sc, l); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -273,9 +272,9 @@ func (rt *runtimeState) buildServers(cfg *config.Config) ([]*serverRT, error) {
 		key := sc.AuthHTTPAddr + "|" + sc.AuthHTTPHost + "|" + sc.AuthHTTPURI
 		ac := rt.auths[key]
 		if ac == nil {
-			ac = NewAuthClient(sc.AuthHTTPAddr, sc.AuthHTTPHost, sc.AuthHTTPURI, 4*64*rt.numLoops)
+			ac = authhttp.NewClient(sc.AuthHTTPAddr, sc.AuthHTTPHost, sc.AuthHTTPURI, 4*64*rt.numLoops)
 			rt.auths[key] = ac
-			AuthConnsOpened(sc.AuthHTTPAddr, ac.ConnsOpened)
+			stats.AuthConnsOpened(sc.AuthHTTPAddr, ac.ConnsOpened)
 		}
 		slog, err := rt.serverLog(sc)
 		if err != nil {
@@ -286,16 +285,15 @@ func (rt *runtimeState) buildServers(cfg *config.Config) ([]*serverRT, error) {
 			skey := sc.Protocol.String() + " " + l.Addr
 			st := rt.stats[skey]
 			if st == nil {
-				st = NewListenerStats(sc.Protocol.String(), l.Addr, rt.numLoops)
+				st = stats.NewListenerStats(sc.Protocol.String(), l.Addr, rt.numLoops)
 				rt.stats[skey] = st
 			}
 			srv.stats = st
-			if err := srv.tlsInit(l); err != nil {
+			t, err := mailtls.NewServer(sc, l)
+			if err != nil {
 				return nil, err
 			}
-			if sc.Protocol == config.IMAP {
-				srv.caps = newIMAPCaps(sc)
-			}
+			srv.tls = t
 			out = append(out, srv)
 		}
 	}
@@ -344,7 +342,13 @@ func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
 			rt.closeListeners(opened)
 			return nil, fmt.Errorf("bind() to %s failed (%v)", srv.listen, err)
 		}
-		l := &listenerRT{key: key, network: network, addr: addr, ln: ln, done: make(chan struct{})}
+		f, err := rawListenFile(ln)
+		if err != nil {
+			_ = ln.Close()
+			rt.closeListeners(opened)
+			return nil, fmt.Errorf("bind() to %s failed (%v)", srv.listen, err)
+		}
+		l := &listenerRT{key: key, network: network, addr: addr, ln: ln, rawFile: f, done: make(chan struct{})}
 		l.srv.Store(srv)
 		opened = append(opened, l)
 	}
@@ -360,9 +364,6 @@ func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
 
 func (rt *runtimeState) startAccepting(ls []*listenerRT) {
 	for _, l := range ls {
-		if rt.raw != nil {
-			l.rawFile = rawListenFile(l.ln)
-		}
 		go rt.accept(l)
 		srv := l.srv.Load()
 		rt.log.Info("listening", "protocol", srv.cfg.Protocol.String(), "listen", srv.listen)
@@ -382,10 +383,6 @@ func (rt *runtimeState) closeListeners(ls []*listenerRT) {
 		}
 		delete(rt.listeners, l.key)
 	}
-}
-
-func errUnsupportedProtocol(c *config.Server) error {
-	return fmt.Errorf("protocol %q is not supported by mailproxy yet in %s:%d", c.Protocol.String(), c.File, c.Line)
 }
 
 func trimUnix(a string) string {
@@ -435,37 +432,7 @@ func (rt *runtimeState) forEachLoop(f func(ls *loopState)) {
 // and hands each connection to the gnet engine.
 func (rt *runtimeState) accept(l *listenerRT) {
 	defer close(l.done)
-	if rt.rawAccept(l) {
-		return
-	}
-	rt.acceptConns(l)
-}
-
-// acceptConns accepts net.Conns and hands them to gnet with Register: the
-// path when gnetraw is unavailable (accept.go has the usual one).
-func (rt *runtimeState) acceptConns(l *listenerRT) {
-	backoff := 5 * time.Millisecond
-	for {
-		nc, err := l.ln.Accept()
-		srv := l.srv.Load()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			rt.acceptFailed(srv, err, &backoff)
-			continue
-		}
-		backoff = 5 * time.Millisecond
-		if !rt.admit(srv) {
-			_ = nc.Close()
-			continue
-		}
-		if _, err := rt.eng.Register(gnet.NewNetConnContext(gnet.NewContext(context.Background(), srv), nc)); err != nil {
-			rt.sessions.Add(-1)
-			srv.stats.Rejected("error")
-			_ = nc.Close()
-		}
-	}
+	rt.rawAccept(l)
 }
 
 // acceptFailed handles an accept error other than a closed listener
@@ -496,6 +463,13 @@ func (rt *runtimeState) admit(srv *serverRT) bool {
 	}
 	rt.sessions.Add(1)
 	return true
+}
+
+// stopEngine stops gnet's engine, waiting up to 5 s.
+func stopEngine(eng gnet.Engine) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = eng.Stop(ctx)
 }
 
 // quietLogger routes gnet's own log lines to ours.

@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"mailproxy/config"
+	"mailproxy/loop/mailtls"
 )
 
 // session is one client connection and, once logged in, its backend
@@ -27,7 +28,7 @@ type session struct {
 	// class: idle connections pay for every byte of it.
 	closed bool
 	phase  Phase
-	state  uint8 // protocol sub-state of the pre-auth phase
+	wait   waitState // what the session waits for outside its dialogue
 	// relay
 	clientPaused, backendPaused bool
 	flushing                    bool // backend gone, delivering the rest to the client
@@ -44,14 +45,13 @@ type session struct {
 	errors  int // parser errors, for max_errors
 	attempt int // Auth-Login-Attempt
 
-	// The login's state (credentials, backend dialogue), promoted from a
-	// struct allocated on the first command (sessionAuth below).
+	// The login's state (credentials, protocol dialogue, backend login),
+	// promoted from a struct allocated on the first command (sessionAuth
+	// below).
 	*sessionAuth
 
-	imap *imapState
-
 	// TLS state of the client and backend sides (tls.go), nil for plain.
-	tls, btls *tlsConn
+	tls, btls *mailtls.Conn
 
 	// pp is the incoming PROXY protocol state (proxyproto.go); nil on
 	// listeners without proxy_protocol.
@@ -83,14 +83,19 @@ type sessionAuth struct {
 	pass    []byte
 	method  string // Auth-Method
 	salt    []byte
-	tag     []byte // IMAP tag of the LOGIN/AUTHENTICATE command
 	scratch []byte // decoding scratch for SASL
+
+	// The protocol's own dialogue state: one of these is used, by the
+	// protocol the listener speaks.
+	sasl saslStep   // sasl.go: the SASL response awaited, if any
+	imap *imapState // imap.go; allocated at the first command
+	pop3 pop3State  // pop3.go
+	smtp smtpState  // smtp.go
 
 	// backend login
 	upstream     string
 	backendLogin []byte // what the backend logs in as (Auth-User override)
 	backendPass  []byte
-	reply        []byte // backend reply lines kept for the client (IMAP untagged line)
 
 	// auth result kept for the failure reply after Auth-Wait
 	failText string
@@ -99,12 +104,22 @@ type sessionAuth struct {
 	// for the session line
 	closeReason string
 	authResult  string
-
-	authCall *authCall // auth_http request in flight on the loop (authloop.go)
 }
 
-// Phase is where a session is in its life; metrics count sessions by it.
-// (The type and constants are declared with the metrics.)
+// waitState is what a session waits for outside its protocol's dialogue
+// and its phase's normal course. Each protocol's own steps are typed in
+// its file (imapBackendStep, pop3Step, smtpStep, ...), the SASL step in
+// sasl.go.
+type waitState uint8
+
+const (
+	waitNone        waitState = iota
+	waitProxyHeader           // pre-auth: the PROXY header (proxyproto.go); nothing sent yet
+	waitResolver              // pre-auth, SMTP: the client lookups (resolver.go); not greeted, not read
+	waitAuth                  // PhaseAuth: the auth_http call is in flight (auth.go)
+	waitAuthRetry             // PhaseAuth: WAIT; the timer asks again
+	waitAuthFail              // PhaseAuth: Auth-Wait before the failure reply
+)
 
 func (s *session) log() *slog.Logger { return s.srv.log }
 
@@ -223,9 +238,6 @@ func (s *session) close(reason string) {
 		s.closeReason = reason
 	}
 	s.deadline = 0
-	if s.authCall != nil {
-		s.authCall.abandon() // authloop.go
-	}
 	s.tlsCloseSides()
 	if s.backend != nil {
 		_ = s.backend.Close()
@@ -239,9 +251,7 @@ func (s *session) close(reason string) {
 // finish does the accounting once the session is closed.
 func (s *session) finish() {
 	s.loop.unlink(s)
-	if s.loop.raw != nil {
-		s.loop.raw.sessions.Add(-1)
-	}
+	s.loop.raw.Sessions.Add(-1)
 	st := s.srv.stats
 	st.Leave(s.phase)
 	if s.phase == PhaseRelay {

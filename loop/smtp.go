@@ -12,16 +12,6 @@ import (
 
 // SMTP pre-auth (reference §3.3.1), with nginx's wire strings byte for
 // byte.
-//
-// Session memory: besides session.state, the SMTP part keeps two things
-// in shared session fields, to avoid a per-session struct:
-//   - session.tag holds the HELO/EHLO line as it is replayed to the
-//     backend, "EHLO <arg>" or "HELO <arg>" (no line end). As in nginx the
-//     verb stays EHLO once the client has used EHLO.
-//   - session.reply holds the envelope of the smtp_auth none path:
-//     "<MAIL line>\r\n", then "<MAIL line>\r\n<first RCPT line>\r\n", the
-//     lines as codec.SMTPCommand.Replay gives them. It is emptied before
-//     any backend failure is reported (backendFail writes session.reply).
 
 var (
 	smtpOK              = []byte("250 2.0.0 OK\r\n")
@@ -41,19 +31,32 @@ var (
 	smtpGoodbye         = []byte("421 4.3.2 Service shutting down\r\n") // RFC 5321 §3.8
 	smtpDefaultFailCode = "535 5.7.0"
 	smtpCRLF            = []byte("\r\n")
+	smtpStartTLSReply   = []byte("220 2.0.0 Start TLS\r\n")
 )
 
-// Pre-auth sub-states (session.state). Backend sub-states are in
-// smtp_backend.go; all stay below auth.go's (200+).
+// smtpStep is where the SMTP pre-auth dialogue is, outside a SASL
+// exchange (the session's sasl step, sasl.go).
+type smtpStep uint8
+
 const (
-	smtpCommand uint8 = iota
-	smtpAuthPlain
-	smtpAuthLoginUser
-	smtpAuthLoginPass
-	smtpAuthCramMD5
-	smtpAuthExternal
-	smtpGreetingPending // smtp_greeting_delay running
+	smtpCommand         smtpStep = iota // reading commands
+	smtpGreetingPending                 // smtp_greeting_delay running: not greeted yet
 )
+
+// smtpState is the SMTP part of a session (in sessionAuth). Loop-owned.
+type smtpState struct {
+	step    smtpStep
+	backend smtpBackendStep // smtp_backend.go
+
+	// helo is the HELO/EHLO line as it is replayed to the backend, "EHLO
+	// <arg>" or "HELO <arg>" (no line end). As in nginx the verb stays
+	// EHLO once the client has used EHLO.
+	helo []byte
+	// envelope is the smtp_auth none path's MAIL line, then its first
+	// RCPT line, each with its line end, as codec.SMTPCommand.Replay gives
+	// them.
+	envelope []byte
+}
 
 // smtpConf is one SMTP server{} block's replies, built once at start-up.
 type smtpConf struct {
@@ -62,7 +65,7 @@ type smtpConf struct {
 	ehlo     []byte // the EHLO reply
 	delay    time.Duration
 
-	ehloOn, ehloOnly []byte // EHLO before STARTTLS (tls_caps.go)
+	ehloOn, ehloOnly []byte // EHLO before STARTTLS: starttls on, only
 
 	res *resolverRT // resolver (resolver.go); nil without
 }
@@ -110,6 +113,30 @@ func smtpEHLOReply(c *config.Server) []byte {
 	return smtpReplyLines(lines)
 }
 
+// smtpStarttlsEHLO returns the EHLO replies for starttls on (the AUTH
+// line, then "250 STARTTLS" last) and starttls only (no AUTH line).
+func smtpStarttlsEHLO(c *config.Server) (on, only []byte) {
+	lines := append([]string{c.ServerName}, c.SMTPCapabilities...)
+	withAuth := lines
+	if auth := smtpAuthLine(c); auth != "" {
+		withAuth = append(append([]string(nil), lines...), auth)
+	}
+	return smtpReplyLines(append(withAuth, "STARTTLS")), smtpReplyLines(append(lines, "STARTTLS"))
+}
+
+// ehloFor picks the EHLO reply for the session's TLS state.
+func (sc *smtpConf) ehloFor(s *session) []byte {
+	if s.tls == nil && sc.ehloOn != nil {
+		switch s.cfg().Starttls {
+		case config.StarttlsOn:
+			return sc.ehloOn
+		case config.StarttlsOnly:
+			return sc.ehloOnly
+		}
+	}
+	return sc.ehlo
+}
+
 // smtpAuthLine is "AUTH <mechs>" for smtp_auth, or "" when it lists none.
 func smtpAuthLine(c *config.Server) string {
 	if b := appendMechs([]byte("AUTH"), c.SMTPAuth, ""); len(b) > len("AUTH") {
@@ -146,7 +173,7 @@ func smtpOpsFor(c *config.Server) (*protoOps, error) {
 		res:      newResolverRT(c),
 	}
 	if c.Starttls != config.StarttlsOff {
-		sc.ehloOn, sc.ehloOnly = tlsSMTPEHLO(c)
+		sc.ehloOn, sc.ehloOnly = smtpStarttlsEHLO(c)
 	}
 	return &protoOps{
 		name:          "smtp",
@@ -157,26 +184,32 @@ func smtpOpsFor(c *config.Server) (*protoOps, error) {
 		tempFail:      smtpTempFail,
 		loginDone:     smtpLoginDone,
 		saslInvalid:   smtpSASLInvalid,
+		resetPreAuth:  smtpResetPreAuth,
 		internalError: smtpInternalError,
 		onTimer:       sc.onTimer,
 		authRequest:   smtpAuthRequest,
 		goodbye:       smtpGoodbye,
+		certError:     "421 4.7.1 ",
+		clientBuffer:  func(c *config.Server) int { return c.SMTPClientBuffer },
+		// The SMTP backend is logged in by XCLIENT or AUTH PLAIN with
+		// what auth_http gave; a missing password is caught there.
+		needsPass: func(string) bool { return false },
 	}, nil
 }
 
 func (sc *smtpConf) greet(s *session) []byte {
-	s.tag = s.tag[:0]
-	s.reply = s.reply[:0]
+	s.smtp.helo = s.smtp.helo[:0]
+	s.smtp.envelope = s.smtp.envelope[:0]
 	if sc.res != nil && s.clientHost == "" && sc.resolveStart(s) {
 		return nil // resolver.go greets when the lookups end
 	}
 	if sc.delay <= 0 {
-		s.state = smtpCommand
+		s.smtp.step = smtpCommand
 		return sc.greeting
 	}
 	// smtp_greeting_delay: hold the greeting back; a client that talks
 	// first is an early talker and is dropped (clientData).
-	s.state = smtpGreetingPending
+	s.smtp.step = smtpGreetingPending
 	s.loop.arm(s, time.Now().Add(sc.delay).UnixNano())
 	return nil
 }
@@ -184,10 +217,10 @@ func (sc *smtpConf) greet(s *session) []byte {
 // onTimer sends the delayed greeting. It reports whether it handled the
 // timer; other pre-auth timers are the `timeout`.
 func (sc *smtpConf) onTimer(s *session) bool {
-	if s.phase != PhasePreAuth || s.state != smtpGreetingPending {
+	if s.phase != PhasePreAuth || s.wait != waitNone || s.smtp.step != smtpGreetingPending {
 		return false
 	}
-	s.state = smtpCommand
+	s.smtp.step = smtpCommand
 	s.armTimeout()
 	s.write(sc.greeting)
 	return true
@@ -200,10 +233,10 @@ func (sc *smtpConf) clientData(s *session) {
 		if len(buf) == 0 {
 			return
 		}
-		if s.state == smtpResolving {
+		if s.wait == waitResolver {
 			return // not read until the lookups end (resolver.go)
 		}
-		if s.state == smtpGreetingPending {
+		if s.smtp.step == smtpGreetingPending {
 			s.info("client was rejected before greeting: \"" + printable(buf) + "\"")
 			s.write(smtpInvalidPipe)
 			s.close("early talker")
@@ -211,7 +244,7 @@ func (sc *smtpConf) clientData(s *session) {
 		}
 		var n int
 		var more bool
-		if s.state == smtpCommand {
+		if s.sasl == saslNone {
 			n, more = sc.commandStep(s, buf, limit)
 		} else {
 			n, more = s.saslReadStep(&smtpSASL, buf, limit)
@@ -239,6 +272,7 @@ func (sc *smtpConf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 	}
 	s.armTimeout()
 	cfg := s.cfg()
+	st := &s.smtp
 	switch cmd.Cmd {
 	case codec.SMTPHelo, codec.SMTPEhlo:
 		if cmd.NArgs != 1 {
@@ -246,11 +280,11 @@ func (sc *smtpConf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 			break
 		}
 		verb := "HELO "
-		if cmd.Cmd == codec.SMTPEhlo || bytes.HasPrefix(s.tag, []byte("EHLO ")) {
+		if cmd.Cmd == codec.SMTPEhlo || bytes.HasPrefix(st.helo, []byte("EHLO ")) {
 			verb = "EHLO "
 		}
-		s.tag = append(append(s.tag[:0], verb...), cmd.Args[0]...)
-		s.reply = s.reply[:0] // HELO/EHLO starts over: no MAIL, no RCPT
+		st.helo = append(append(st.helo[:0], verb...), cmd.Args[0]...)
+		st.envelope = st.envelope[:0] // HELO/EHLO starts over: no MAIL, no RCPT
 		if cmd.Cmd == codec.SMTPHelo {
 			s.write(sc.helo)
 		} else {
@@ -271,31 +305,31 @@ func (sc *smtpConf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 		case cfg.SMTPAuth&config.AuthNone == 0:
 			s.info("client was rejected: \"" + printable(cmd.Line) + "\"")
 			s.write(smtpAuthRequired)
-		case len(s.reply) > 0:
+		case len(st.envelope) > 0:
 			s.write(smtpBadSequence)
 		case cmd.NArgs == 0:
 			s.write(smtpInvalidArgument)
 		default:
-			s.reply = append(append(s.reply[:0], cmd.Replay...), smtpCRLF...)
+			st.envelope = append(append(st.envelope[:0], cmd.Replay...), smtpCRLF...)
 			s.write(smtpOK)
 		}
 	case codec.SMTPRcpt:
 		switch {
-		case len(s.reply) == 0:
+		case len(st.envelope) == 0:
 			s.write(smtpBadSequence)
 		case cmd.NArgs == 0:
 			s.write(smtpInvalidArgument)
 		default:
 			// The first RCPT of the none path is the login: auth_http
 			// decides, the backend answers this RCPT (smtp_backend.go).
-			s.reply = append(append(s.reply, cmd.Replay...), smtpCRLF...)
+			st.envelope = append(append(st.envelope, cmd.Replay...), smtpCRLF...)
 			s.login = s.login[:0]
 			s.pass = s.pass[:0]
 			s.startAuth("none")
 			return n, false
 		}
 	case codec.SMTPRset:
-		s.reply = s.reply[:0]
+		st.envelope = st.envelope[:0]
 		s.write(smtpOK)
 	case codec.SMTPNoop:
 		s.write(smtpOK)
@@ -348,9 +382,7 @@ func smtpIsBDAT(line []byte) bool {
 
 // smtpSASL is how SMTP speaks SASL (reference §3.3.1).
 var smtpSASL = saslDialect{
-	plainPrompt: smtpPlainPrompt, userPrompt: smtpUserPrompt, passPrompt: smtpPassPrompt,
-	challenge: "334 ", command: smtpCommand, plain: smtpAuthPlain, loginUser: smtpAuthLoginUser,
-	loginPass: smtpAuthLoginPass, cramMD5: smtpAuthCramMD5, external: smtpAuthExternal,
+	plainPrompt: smtpPlainPrompt, userPrompt: smtpUserPrompt, passPrompt: smtpPassPrompt, challenge: "334 ",
 }
 
 // smtpAuth starts a SASL exchange (AUTH <mech> [initial-response]).
@@ -374,15 +406,21 @@ func (s *session) smtpAuth(cmd *codec.SMTPCommand) bool {
 }
 
 func smtpSASLInvalid(s *session) {
-	s.state = smtpCommand
+	s.sasl = saslNone
 	s.write(smtpInvalidCommand)
+}
+
+// smtpResetPreAuth forgets the stored HELO, MAIL and RCPT after STARTTLS,
+// as nginx does.
+func smtpResetPreAuth(s *session) {
+	s.smtp.helo = s.smtp.helo[:0]
+	s.smtp.envelope = s.smtp.envelope[:0]
 }
 
 // smtpAuthFailed sends "<Auth-Error-Code or 535 5.7.0> <Auth-Status>". On
 // the none path the failed RCPT is forgotten and the MAIL kept, so the
 // client may try another recipient (Auth-Wait) in the same transaction.
 func smtpAuthFailed(s *session) {
-	s.state = smtpCommand
 	s.smtpForgetRcpt()
 	code := s.failCode
 	if code == "" {
@@ -397,7 +435,6 @@ func smtpAuthFailed(s *session) {
 }
 
 func smtpTempFail(s *session) {
-	s.state = smtpCommand
 	if s.method == "none" {
 		s.smtpForgetRcpt()
 		s.write(smtpRcptBusy)
@@ -408,20 +445,21 @@ func smtpTempFail(s *session) {
 
 // smtpForgetRcpt drops the RCPT line from the none-path envelope.
 func (s *session) smtpForgetRcpt() {
-	if i := bytes.Index(s.reply, smtpCRLF); i >= 0 {
-		s.reply = s.reply[:i+2]
+	if i := bytes.Index(s.smtp.envelope, smtpCRLF); i >= 0 {
+		s.smtp.envelope = s.smtp.envelope[:i+2]
 	}
 }
 
-// smtpEnvelope splits session.reply into the MAIL and RCPT lines (without
+// smtpEnvelope splits the envelope into the MAIL and RCPT lines (without
 // line ends; either may be nil).
 func (s *session) smtpEnvelope() (from, to []byte) {
-	i := bytes.Index(s.reply, smtpCRLF)
+	env := s.smtp.envelope
+	i := bytes.Index(env, smtpCRLF)
 	if i < 0 {
 		return nil, nil
 	}
-	from = s.reply[:i]
-	rest := s.reply[i+2:]
+	from = env[:i]
+	rest := env[i+2:]
 	if j := bytes.Index(rest, smtpCRLF); j >= 0 {
 		to = rest[:j]
 	}
@@ -430,15 +468,17 @@ func (s *session) smtpEnvelope() (from, to []byte) {
 
 // smtpHeloArg is the client's HELO/EHLO argument, or nil.
 func (s *session) smtpHeloArg() []byte {
-	if len(s.tag) < 5 {
+	if len(s.smtp.helo) < 5 {
 		return nil
 	}
-	return s.tag[5:]
+	return s.smtp.helo[5:]
 }
 
-// smtpAuthRequest adds the Auth-SMTP-* values of the none path. The
-// request goes to a worker goroutine, so it gets copies.
+// smtpAuthRequest adds Client-Host (the resolver's answer) and the
+// Auth-SMTP-* values of the none path. The request goes to a worker
+// goroutine, so it gets copies.
 func smtpAuthRequest(s *session, r *codec.AuthRequest) {
+	r.ClientHost = s.smtpHost() // resolver.go
 	saltAuthRequest(s, r)
 	if s.method != "none" {
 		return

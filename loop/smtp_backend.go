@@ -22,10 +22,18 @@ import (
 // then the client gets "235 2.0.0 OK" (AUTH) or the backend's RCPT reply
 // (none path), and the session relays. The backend's other replies are
 // swallowed: the client only ever saw mailproxy's EHLO reply.
+//
+// proxy_starttls (a mailproxy extension) inserts, after the greeting,
+// "EHLO <server_name>" (expect 250) and "STARTTLS" (expect 220); after
+// the handshake the dialogue starts over with EHLO.
 
-// Backend sub-states (session.state): the step whose reply is awaited.
+// smtpBackendStep is the step whose reply is awaited. The steps from
+// smtpBackendGreeting to smtpBackendDone are in dialogue order (a step
+// that does not apply is skipped); the STARTTLS steps sit outside it.
+type smtpBackendStep uint8
+
 const (
-	smtpBackendGreeting uint8 = 100 + iota
+	smtpBackendGreeting smtpBackendStep = iota
 	smtpBackendHelo
 	smtpBackendXClient
 	smtpBackendClientHelo
@@ -33,18 +41,23 @@ const (
 	smtpBackendMail
 	smtpBackendRcpt
 	smtpBackendDone
+
+	smtpBackendTLSEhlo     // proxy_starttls: 250 to EHLO
+	smtpBackendTLSStarttls // proxy_starttls: 220 to STARTTLS
 )
+
+var smtpBackendStarttlsCmd = []byte("STARTTLS\r\n")
 
 // smtpNoLogin is the XCLIENT LOGIN= value for the none path and for
 // proxy_smtp_auth on: none, LOGIN= is left out.
 var smtpNoLogin []byte
 
 func smtpLoginDone(s *session) {
-	s.state = smtpBackendGreeting
+	s.smtp.backend = smtpBackendGreeting
 }
 
 // smtpStepApplies says whether the dialogue includes step for s.
-func (s *session) smtpStepApplies(step uint8) bool {
+func (s *session) smtpStepApplies(step smtpBackendStep) bool {
 	cfg := s.cfg()
 	none := s.method == "none"
 	switch step {
@@ -53,7 +66,7 @@ func (s *session) smtpStepApplies(step uint8) bool {
 	case smtpBackendXClient:
 		return cfg.XClient
 	case smtpBackendClientHelo:
-		return cfg.XClient && len(s.tag) > 0
+		return cfg.XClient && len(s.smtp.helo) > 0
 	case smtpBackendAuth:
 		return !none && cfg.ProxySMTPAuth
 	case smtpBackendMail, smtpBackendRcpt:
@@ -63,7 +76,7 @@ func (s *session) smtpStepApplies(step uint8) bool {
 }
 
 // smtpReplyAccepted is nginx's check of the reply to each step.
-func smtpReplyAccepted(step uint8, code int) bool {
+func smtpReplyAccepted(step smtpBackendStep, code int) bool {
 	switch step {
 	case smtpBackendGreeting:
 		return code == 220
@@ -99,13 +112,13 @@ func smtpBackendData(s *session) {
 			return
 		}
 		reply := buf[:n]
-		if s.smtpBackendTLSStep(code, reply) { // proxy_starttls (tls_backend.go)
+		if s.smtpBackendTLSStep(code, reply) { // proxy_starttls
 			if s.closed || s.btls != nil {
 				return
 			}
 			continue
 		}
-		step := s.state
+		step := s.smtp.backend
 		if !smtpReplyAccepted(step, code) {
 			s.smtpBackendFail(reply)
 			return
@@ -122,19 +135,19 @@ func smtpBackendData(s *session) {
 		if !s.smtpBackendSend(next) {
 			return
 		}
-		s.state = next
+		s.smtp.backend = next
 	}
 }
 
 // smtpBackendSend writes the command of step to the backend. It reports
 // false when the session was closed instead.
-func (s *session) smtpBackendSend(step uint8) bool {
+func (s *session) smtpBackendSend(step smtpBackendStep) bool {
 	cfg := s.cfg()
 	b := s.loop.wbuf[:0]
 	switch step {
 	case smtpBackendHelo:
 		// nginx: EHLO when xclient is on or the client used EHLO.
-		if cfg.XClient || (len(s.tag) > 0 && s.tag[0] == 'E') {
+		if cfg.XClient || (len(s.smtp.helo) > 0 && s.smtp.helo[0] == 'E') {
 			b = append(b, "EHLO "...)
 		} else {
 			b = append(b, "HELO "...)
@@ -148,7 +161,7 @@ func (s *session) smtpBackendSend(step uint8) bool {
 		}
 		b = codec.AppendXClient(b, s.clientIP, login, s.smtpHost()) // resolver.go
 	case smtpBackendClientHelo:
-		b = append(b, s.tag...)
+		b = append(b, s.smtp.helo...)
 		b = append(b, smtpCRLF...)
 	case smtpBackendAuth:
 		if len(s.backendPass) == 0 {
@@ -186,7 +199,7 @@ func (s *session) smtpBackendFinish(reply []byte) {
 		s.write(smtpAuthOK)
 	}
 	s.bconsume(len(reply))
-	s.reply = s.reply[:0]
+	s.smtp.envelope = s.smtp.envelope[:0]
 	if s.closed {
 		return
 	}
@@ -194,9 +207,50 @@ func (s *session) smtpBackendFinish(reply []byte) {
 }
 
 // smtpBackendFail reports a backend reply the dialogue did not expect
-// (proxy_pass_error_message decides what the client sees). The none-path
-// envelope in session.reply must not reach the client.
+// (proxy_pass_error_message decides what the client sees).
 func (s *session) smtpBackendFail(reply []byte) {
-	s.reply = s.reply[:0]
-	s.backendFail(reply)
+	s.backendFail(reply, nil)
+}
+
+// smtpBackendTLSStep runs the EHLO/STARTTLS steps of proxy_starttls. It
+// reports whether it handled the reply; the caller stops reading when the
+// session left the backend dialogue or the handshake started.
+func (s *session) smtpBackendTLSStep(code int, reply []byte) bool {
+	st := &s.smtp
+	switch st.backend {
+	case smtpBackendGreeting:
+		if code != 220 || !s.tlsBackendStarttls() {
+			return false
+		}
+		s.bconsume(len(reply))
+		b := append(s.loop.wbuf[:0], "EHLO "...)
+		b = append(b, s.cfg().ServerName...)
+		b = append(b, smtpCRLF...)
+		s.loop.wbuf = b
+		s.bwrite(b)
+		st.backend = smtpBackendTLSEhlo
+	case smtpBackendTLSEhlo:
+		if code != 250 {
+			s.smtpBackendFail(reply)
+			return true
+		}
+		s.bconsume(len(reply))
+		s.bwrite(smtpBackendStarttlsCmd)
+		st.backend = smtpBackendTLSStarttls
+	case smtpBackendTLSStarttls:
+		if code != 220 {
+			s.smtpBackendFail(reply)
+			return true
+		}
+		st.backend = smtpBackendGreeting
+		s.tlsBackendUpgrade(func() {
+			// As if the greeting had just come: EHLO again, over TLS.
+			if s.smtpBackendSend(smtpBackendHelo) {
+				st.backend = smtpBackendHelo
+			}
+		})
+	default:
+		return false
+	}
+	return true
 }

@@ -56,7 +56,7 @@ func TestSMTPIsBDAT(t *testing.T) {
 }
 
 func TestSMTPReplyAccepted(t *testing.T) {
-	f := func(step uint8, code int, want bool) {
+	f := func(step smtpBackendStep, code int, want bool) {
 		t.Helper()
 		if got := smtpReplyAccepted(step, code); got != want {
 			t.Fatalf("step %d code %d: %v, want %v", step, code, got, want)

@@ -2,6 +2,9 @@ package loop
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 
 	"mailproxy/codec"
 	"mailproxy/config"
+	"mailproxy/loop/mailtls"
 )
 
 // Starting and finishing handshakes for a session: implicit TLS (listen
@@ -24,12 +28,11 @@ func (s *session) tlsPost(gc gnet.Conn, backend bool) func([]byte) {
 	return func(b []byte) {
 		cp := append([]byte(nil), b...)
 		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			if s.closed {
-				return nil
-			}
-			if (!backend && s.client == gc) || (backend && s.backend == gc) {
-				_, _ = gc.Write(cp)
-			}
+			s.onLoop("TLS handshake write", func() {
+				if (!backend && s.client == gc) || (backend && s.backend == gc) {
+					_, _ = gc.Write(cp)
+				}
+			})
 			return nil
 		}))
 	}
@@ -37,18 +40,17 @@ func (s *session) tlsPost(gc gnet.Conn, backend bool) func([]byte) {
 
 // tlsGo runs t's handshake in its own goroutine and calls done on the loop
 // when it ends. It reports false when no handshake slot is free.
-func (s *session) tlsGo(t *tlsConn, done func(err error)) bool {
-	select {
-	case tlsSlots <- struct{}{}:
-	default:
+func (s *session) tlsGo(t *mailtls.Conn, done func(err error)) bool {
+	if !mailtls.AcquireSlot() {
 		return false
 	}
 	el := s.loop.el
 	timeout := s.cfg().Timeout
 	go func() {
-		err := t.handshake(timeout)
-		<-tlsSlots
+		err := tlsHandshake(t, timeout)
+		mailtls.ReleaseSlot()
 		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			defer s.recoverPanic("TLS handshake end")
 			done(err)
 			return nil
 		}))
@@ -56,20 +58,31 @@ func (s *session) tlsGo(t *tlsConn, done func(err error)) bool {
 	return true
 }
 
+// tlsHandshake runs t's handshake in the handshake goroutine; a panic
+// inside crypto/tls fails that handshake only.
+func tlsHandshake(t *mailtls.Conn, timeout time.Duration) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = workerPanic("TLS handshake", p)
+		}
+	}()
+	return t.Handshake(timeout)
+}
+
 // tlsStartClient begins the client handshake: at accept for implicit TLS,
 // or after the STARTTLS reply.
 func (s *session) tlsStartClient(starttls bool) {
 	gc := s.client
-	t := newTLSServerConn(gc, s.tlsPost(gc, false), s.srv.tls.cfg)
+	t := mailtls.NewServerConn(gc, s.tlsPost(gc, false), s.srv.tls.Config)
 	s.tls = t
 	if !s.tlsGo(t, func(err error) { s.tlsClientDone(t, starttls, err) }) {
-		s.errorf("SSL handshake refused: " + errTLSBusy.Error())
+		s.errorf("SSL handshake refused: " + mailtls.ErrBusy.Error())
 		s.close("ssl busy")
 	}
 }
 
 // tlsClientDone runs on the loop when the client handshake has ended.
-func (s *session) tlsClientDone(t *tlsConn, starttls bool, err error) {
+func (s *session) tlsClientDone(t *mailtls.Conn, starttls bool, err error) {
 	if s.closed || s.tls != t {
 		return
 	}
@@ -84,13 +97,13 @@ func (s *session) tlsClientDone(t *tlsConn, starttls bool, err error) {
 		return
 	}
 	s.srv.stats.TLSHandshake("ok")
-	t.toLoop()
-	cs := t.tc.ConnectionState()
-	peer, res := s.srv.tls.check(cs.PeerCertificates, time.Now())
-	t.peer = peer
-	if res != tlsVerifyOK {
-		s.info("client SSL certificate verify error", "verify", peer.verify)
-		s.write(tlsCertError(s.cfg().Protocol.String(), res))
+	t.ToLoop()
+	cs := t.TC.ConnectionState()
+	peer, res := s.srv.tls.Check(cs.PeerCertificates, time.Now())
+	t.Peer = peer
+	if res != mailtls.VerifyOK {
+		s.info("client SSL certificate verify error", "verify", peer.Verify)
+		s.write([]byte(s.srv.ops.certError + res.Text() + "\r\n"))
 		s.close("ssl certificate")
 		return
 	}
@@ -112,7 +125,7 @@ func (s *session) tlsClientDone(t *tlsConn, starttls bool, err error) {
 // tlsStarttlsOK reports whether STARTTLS/STLS is allowed now: starttls on
 // or only, and not already TLS (a second STARTTLS is invalid).
 func (s *session) tlsStarttlsOK() bool {
-	return s.tls == nil && s.srv.tls != nil && s.srv.tls.cfg != nil && s.cfg().Starttls != config.StarttlsOff
+	return s.tls == nil && s.srv.tls != nil && s.srv.tls.Config != nil && s.cfg().Starttls != config.StarttlsOff
 }
 
 // tlsOnly reports whether authentication must wait for STARTTLS
@@ -134,17 +147,8 @@ func (s *session) tlsStarttls() {
 
 // tlsResetPreAuth forgets what the plaintext dialogue set up.
 func (s *session) tlsResetPreAuth() {
-	s.state = 0
-	switch s.cfg().Protocol {
-	case config.IMAP:
-		if s.imap != nil {
-			s.imap.parser = codec.IMAPParser{}
-		}
-	case config.SMTP:
-		// nginx forgets the stored HELO, MAIL and RCPT.
-		s.tag = s.tag[:0]
-		s.reply = s.reply[:0]
-	}
+	s.sasl = saslNone
+	s.srv.ops.resetPreAuth(s)
 }
 
 // tlsStartBackend begins the handshake towards the backend (proxy_ssl at
@@ -152,12 +156,12 @@ func (s *session) tlsResetPreAuth() {
 // on the loop to carry on with the login dialogue.
 func (s *session) tlsStartBackend(next func()) {
 	gc := s.backend
-	cfg := s.srv.tls.backend.Clone()
+	cfg := s.srv.tls.Backend.Clone()
 	cfg.ServerName = s.cfg().ProxySSLName
 	if cfg.ServerName == "" {
 		cfg.ServerName = tlsHostOf(s.upstream)
 	}
-	t := newTLSClientConn(gc, s.tlsPost(gc, true), cfg)
+	t := mailtls.NewClientConn(gc, s.tlsPost(gc, true), cfg)
 	s.btls = t
 	ok := s.tlsGo(t, func(err error) {
 		if s.closed || s.btls != t {
@@ -168,28 +172,54 @@ func (s *session) tlsStartBackend(next func()) {
 			s.internalError("upstream ssl handshake")
 			return
 		}
-		t.toLoop()
+		t.ToLoop()
 		next()
 		if !s.closed && s.phase == PhaseBackendLogin {
 			s.srv.ops.backendData(s)
 		}
 	})
 	if !ok {
-		s.errorf("upstream SSL handshake refused: " + errTLSBusy.Error())
+		s.errorf("upstream SSL handshake refused: " + mailtls.ErrBusy.Error())
 		s.internalError("upstream ssl busy")
 	}
+}
+
+// TLS towards backends (a mailproxy extension; nginx has none, reference
+// §5): proxy_ssl on speaks TLS from the first byte; proxy_starttls on
+// upgrades the connection inside the login dialogue before any credential
+// is sent (each protocol's backend file has its steps). The backend's
+// certificate is verified against proxy_ssl_trusted_certificate (or the
+// system roots) and proxy_ssl_name (default: the Auth-Server address)
+// unless proxy_ssl_verify is off. Plaintext the backend sends after its
+// go-ahead is dropped, as the client side does.
+
+// tlsBackendOpened starts implicit TLS on a new backend connection.
+// Called from the backend's OnOpen, after the protocol's loginDone.
+func (s *session) tlsBackendOpened() {
+	if s.tlsBackendImplicit() {
+		s.tlsStartBackend(func() {})
+	}
+}
+
+// tlsBackendUpgrade drops what the backend sent after its go-ahead and
+// starts the handshake; next resumes the login dialogue over TLS.
+func (s *session) tlsBackendUpgrade(next func()) {
+	if s.backend != nil {
+		_, _ = s.backend.Discard(-1)
+	}
+	s.tlsStartBackend(next)
 }
 
 // tlsBackendImplicit reports whether the backend speaks TLS from the
 // first byte (proxy_ssl on).
 func (s *session) tlsBackendImplicit() bool {
-	return s.srv.tls != nil && s.srv.tls.backend != nil && s.cfg().ProxySSL
+	return s.srv.tls != nil && s.srv.tls.Backend != nil && s.cfg().ProxySSL
 }
 
 // tlsBackendStarttls reports whether the login dialogue must upgrade the
 // backend connection first (proxy_starttls on, not done yet).
 func (s *session) tlsBackendStarttls() bool {
-	return s.btls == nil && s.srv.tls != nil && s.srv.tls.backend != nil && s.cfg().ProxyStarttls
+	return s.btls == nil && s.srv.tls != nil && s.srv.tls.Backend != nil && s.cfg().ProxyStarttls
 }
 
 // tlsHostOf is the host part of "host:port" (IPv6 without brackets).
@@ -204,4 +234,89 @@ func tlsHostOf(addr string) string {
 		}
 	}
 	return addr
+}
+
+// tlsAuthFields fills the Auth-SSL* headers of an auth_http request the
+// way nginx formats them (reference §2.2).
+func (s *session) tlsAuthFields(r *codec.AuthRequest) {
+	t := s.tls
+	if t == nil || !t.Ready {
+		return
+	}
+	cs := t.TC.ConnectionState()
+	r.SSL = true
+	r.SSLProtocol = mailtls.VersionName(cs.Version)
+	r.SSLCipher = mailtls.CipherName(cs.CipherSuite)
+	r.SSLVerify = t.Peer.Verify
+	leaf := t.Peer.Leaf
+	if r.SSLVerify == "" || leaf == nil {
+		return
+	}
+	r.SSLSubject = leaf.Subject.String()
+	r.SSLIssuer = leaf.Issuer.String()
+	r.SSLSerial = mailtls.Serial(leaf)
+	sum := sha1.Sum(leaf.Raw)
+	r.SSLFingerprint = hex.EncodeToString(sum[:])
+	if s.srv.tls != nil && s.srv.tls.PassCert {
+		r.SSLCert = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})
+	}
+}
+
+// tlsWrite is write for a TLS client: bytes before the handshake ends
+// (there should be none) are dropped.
+func (s *session) tlsWrite(b []byte) {
+	if s.tls.Ready {
+		_ = s.tls.Write(b)
+	}
+}
+
+// tlsReadFailed ends a session whose client TLS stream failed or ended.
+func (s *session) tlsReadFailed(err error) {
+	if s.closed {
+		return
+	}
+	if mailtls.IsEOF(err) {
+		s.close("client closed")
+		return
+	}
+	s.info("SSL read failed", "err", err.Error())
+	s.close("ssl error")
+}
+
+// tlsCloseSides sends close_notify where a handshake finished and stops
+// any handshake still running. Called from session.close, on the loop;
+// OnClose has already cleared the side it runs for, so no tls.Conn of a
+// conn inside a failing Write is touched here.
+func (s *session) tlsCloseSides() {
+	if t := s.tls; t != nil {
+		if s.client != nil {
+			t.CloseNotify()
+		}
+		t.Abort()
+	}
+	if t := s.btls; t != nil {
+		if s.backend != nil {
+			t.CloseNotify()
+		}
+		t.Abort()
+	}
+}
+
+// tlsFeedClient hands ciphertext to a running client handshake. Called
+// from OnTraffic.
+func (s *session) tlsFeedClient(c gnet.Conn) {
+	buf, _ := c.Next(-1)
+	if err := s.tls.Feed(buf); err != nil {
+		s.info("SSL handshake failed", "err", err.Error())
+		s.close("ssl error")
+	}
+}
+
+// tlsFeedBackend is tlsFeedClient for the backend side.
+func (s *session) tlsFeedBackend(c gnet.Conn) {
+	buf, _ := c.Next(-1)
+	if err := s.btls.Feed(buf); err != nil {
+		s.errorf("upstream SSL handshake failed", "err", err.Error())
+		s.internalError("upstream ssl error")
+	}
 }

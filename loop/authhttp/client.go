@@ -1,0 +1,422 @@
+package authhttp
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"mailproxy/codec"
+	"mailproxy/config"
+)
+
+// Client talks to one auth_http endpoint (Addr+Host+URI). It is safe
+// for concurrent use; Do blocks, so mailproxy calls it from its worker
+// pool only, never on an event loop.
+//
+// The request is nginx's, header for header (codec.AppendAuthHeaders),
+// except for the request line: nginx sends "GET <uri> HTTP/1.0" on a new
+// connection per attempt and closes it after the headers (reference §2.1,
+// weak point §8.1). Client sends HTTP/1.1 and keeps connections alive
+// in a pool, so a busy edge does not open one TCP connection per login.
+// Auth servers that answer HTTP/1.0 or "Connection: close" just get a new
+// connection per call, as with nginx.
+//
+// The answer is judged by nginx's rules, on the raw bytes the server sent
+// (codec.ParseAuthResponse: optional status line, strict header names,
+// 1024-byte cap), not by fasthttp's: authConn records what was read, and
+// lends fasthttp a status line when the server sent none.
+type Client struct {
+	addr string // "host:port" or "unix:/path", also the peer name in errors
+	host string
+	uri  string
+	hc   *fasthttp.HostClient
+
+	opened atomic.Uint64
+}
+
+// Transport limits. auth_http_timeout (per call) is the deadline that
+// matters; these bound what it does not cover.
+const (
+	authConnWait     = 500 * time.Millisecond // wait for a free connection when all MaxConns are busy
+	authMaxIdle      = 10 * time.Second       // below common auth-server keepalive timeouts
+	authBackstop     = 10 * time.Minute       // read/write cap if a call had no deadline
+	authDialFallback = 10 * time.Second       // dials fasthttp starts without a deadline
+	authMaxBody      = 64 << 10               // response body read and discarded up to this
+)
+
+var (
+	// ErrTimeout: the call did not end within its timeout
+	// (auth_http_timeout); nginx logs "auth http server X timed out".
+	ErrTimeout = errors.New("auth http timed out")
+	// ErrClosed: the auth server closed the connection (or reset it)
+	// before a whole response header block arrived.
+	ErrClosed = errors.New("closed connection prematurely")
+	// ErrConnect: the connection to the auth server could not be made.
+	ErrConnect = errors.New("connect() failed")
+	// ErrBusy: every connection to the auth server stayed busy for
+	// longer than the short queueing allowance.
+	ErrBusy = errors.New("has no free connection")
+)
+
+// NewClient returns a client for the endpoint. addr is "host:port" or
+// "unix:/path"; host is the Host header value; uri the request URI;
+// maxConns caps open connections (≤ 0: fasthttp's default, 512).
+func NewClient(addr, host, uri string, maxConns int) *Client {
+	if uri == "" {
+		uri = "/"
+	}
+	if host == "" {
+		host = "localhost" // as nginx for unix:; fasthttp needs one
+	}
+	c := &Client{addr: addr, host: host, uri: uri}
+	c.hc = &fasthttp.HostClient{
+		Addr:                          addr,
+		DialTimeout:                   c.authDial,
+		MaxConns:                      maxConns,
+		MaxConnWaitTimeout:            authConnWait,
+		MaxIdleConnDuration:           authMaxIdle,
+		MaxIdemponentCallAttempts:     2, // one retry, for a stale keepalive connection only
+		RetryIfErr:                    authRetryIfErr,
+		ReadTimeout:                   authBackstop,
+		WriteTimeout:                  authBackstop,
+		MaxResponseBodySize:           authMaxBody,
+		NoDefaultUserAgentHeader:      true,
+		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing:        true,
+		SecureErrorLogMessage:         true,
+		// Streaming keeps the connection ours until the body is closed, so
+		// the raw bytes recorded on it belong to this call (authConn).
+		StreamResponseBody: true,
+	}
+	return c
+}
+
+// ConnsOpened returns how many connections were dialed so far; with
+// keepalive it stays far below the number of calls.
+func (c *Client) ConnsOpened() uint64 { return c.opened.Load() }
+
+// Close closes the idle connections. Calls in flight finish normally.
+func (c *Client) Close() {
+	c.hc.CloseIdleConnections()
+}
+
+var authBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// Do sends one auth_http request for r (plus the auth_http_header lines
+// extra) and parses the answer into out. The whole call (waiting for a
+// connection, connect, send, response headers, and one retry on a stale
+// keepalive connection) ends within timeout. Every error means "internal
+// error" to the session; its text is nginx's log line ("auth http server
+// 127.0.0.1:9000 timed out", "... sent invalid header in response", ...)
+// and it wraps one of ErrTimeout, ErrConnect, ErrClosed,
+// ErrBusy, codec.ErrAuthInvalidResponse, codec.ErrAuthInvalidHeader,
+// codec.ErrAuthTooLarge.
+func (c *Client) Do(r *codec.AuthRequest, extra []config.Header, timeout time.Duration, out *codec.AuthResponse) error {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+
+	// Names go out exactly as written and in our order: Host first, then
+	// nginx's lines. No User-Agent, Content-Length or Content-Type on a GET.
+	req.Header.DisableNormalizing()
+	req.Header.DisableSpecialHeader()
+	req.Header.SetMethod(fasthttp.MethodGet)
+	req.SetRequestURI(c.uri)
+	req.Header.Add("Host", c.host)
+	bp := authBufPool.Get().(*[]byte)
+	*bp = codec.AppendAuthHeaders((*bp)[:0], r, extra)
+	authAddLines(&req.Header, *bp)
+	authBufPool.Put(bp)
+
+	req.SetUserValue(authRespKey{}, resp)
+	if err := c.hc.DoTimeout(req, resp, timeout); err != nil {
+		e := c.authClassify(err)
+		// fasthttp refused or gave up on the response; nginx may not have
+		// (no status line, bare-LF lines, a name alone, a close right
+		// after the headers). The conn is closed now, so its recording is
+		// stable: judge it by nginx's rules.
+		ac := authConnOf(resp.LocalAddr())
+		if ac == nil {
+			return e
+		}
+		switch perr := ac.parse(out); {
+		case perr == nil:
+			return nil
+		case errors.Is(perr, codec.ErrAuthInvalidResponse):
+			return e // incomplete recording: keep the transport's reason
+		default:
+			return &authError{msg: "auth http server " + c.addr + " " + perr.Error(), errs: []error{perr, err}}
+		}
+	}
+	defer resp.CloseBodyStream() //nolint:errcheck // closing only returns the conn to the pool
+
+	ac := authConnOf(resp.LocalAddr())
+	if ac == nil {
+		panic("BUG: auth_http response did not come through authDial")
+	}
+	err := ac.parse(out)
+	authDrain(resp)
+	if err != nil {
+		return &authError{msg: "auth http server " + c.addr + " " + err.Error(), errs: []error{err}}
+	}
+	return nil
+}
+
+// authAddLines adds "Name: value\r\n" lines to h in order.
+func authAddLines(h *fasthttp.RequestHeader, b []byte) {
+	for len(b) > 0 {
+		end := 0
+		for end < len(b) && b[end] != '\n' {
+			end++
+		}
+		line := b[:end]
+		if end < len(b) {
+			b = b[end+1:]
+		} else {
+			b = nil
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		colon := 0
+		for colon < len(line) && line[colon] != ':' {
+			colon++
+		}
+		if colon == len(line) {
+			continue
+		}
+		value := line[colon+1:]
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+		h.AddBytesKV(line[:colon], value)
+	}
+}
+
+// authDrain reads a small body to its end so the connection can be reused;
+// anything else (close-delimited, too big, Connection: close) is left
+// unread, and closing the body stream then closes the connection.
+func authDrain(resp *fasthttp.Response) {
+	n := resp.Header.ContentLength() // -1 chunked, -2 until close
+	if n == 0 || n == -2 || n > authMaxBody || resp.ConnectionClose() {
+		return
+	}
+	if bs := resp.BodyStream(); bs != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(bs, authMaxBody+1))
+	}
+}
+
+// authRetryIfErr retries only what a keepalive connection closed by the
+// server while idle produces; fasthttp would otherwise retry GETs on any
+// error (gnet-notes §7).
+//
+// fasthttp reports any failure to read the first response byte as a bare
+// io.EOF; a truncated response wraps its error instead and is not retried.
+// A write refused by a closed peer is the other stale symptom. Either only
+// counts on a connection that had served a request before: a fresh one that
+// the server closes at once is the server's answer, and nginx would not ask
+// again. Do puts the Response in the request's user values so that the
+// connection (fasthttp records it in the Response before writing) can be
+// found here.
+func authRetryIfErr(req *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+	if resp, ok := req.UserValue(authRespKey{}).(*fasthttp.Response); ok {
+		if ac := authConnOf(resp.LocalAddr()); ac != nil && !ac.reused() {
+			return false, false
+		}
+	}
+	if err == io.EOF { //nolint:errorlint // fasthttp returns it unwrapped for exactly this case
+		return false, true
+	}
+	var op *net.OpError
+	return false, errors.As(err, &op) && op.Op == "write" &&
+		(errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET))
+}
+
+// authRespKey is the request user-value key under which Do leaves its
+// Response for authRetryIfErr.
+type authRespKey struct{}
+
+// authError is what Do returns: nginx's log wording, and the sentinels.
+type authError struct {
+	msg  string
+	errs []error
+}
+
+func (e *authError) Error() string   { return e.msg }
+func (e *authError) Unwrap() []error { return e.errs }
+
+// authClassify turns a fasthttp/net error into an authError.
+func (c *Client) authClassify(err error) error {
+	peer := "auth http server " + c.addr
+	var ne net.Error
+	var op *net.OpError
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout) || (errors.As(err, &ne) && ne.Timeout()):
+		return &authError{msg: peer + " timed out", errs: []error{ErrTimeout, err}}
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+		return &authError{msg: peer + " " + ErrBusy.Error(), errs: []error{ErrBusy, err}}
+	case errors.As(err, &op) && op.Op == "dial":
+		return &authError{msg: peer + " " + ErrConnect.Error() + " (" + op.Err.Error() + ")", errs: []error{ErrConnect, err}}
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		return &authError{msg: peer + " " + ErrClosed.Error(), errs: []error{ErrClosed, err}}
+	case errors.As(err, &small):
+		return &authError{msg: peer + " " + codec.ErrAuthTooLarge.Error(), errs: []error{codec.ErrAuthTooLarge, err}}
+	}
+	// SecureErrorLogMessage keeps response contents (an Auth-Pass) out of
+	// err's text, so it may be logged.
+	return &authError{msg: peer + " " + codec.ErrAuthInvalidResponse.Error() + " (" + err.Error() + ")",
+		errs: []error{codec.ErrAuthInvalidResponse, err}}
+}
+
+// authDial dials the auth server and wraps the connection so the raw
+// response bytes can be judged by nginx's rules.
+func (c *Client) authDial(addr string, timeout time.Duration) (net.Conn, error) {
+	if timeout <= 0 {
+		timeout = authDialFallback
+	}
+	network := "tcp"
+	if len(addr) > 5 && addr[:5] == "unix:" {
+		network, addr = "unix", addr[5:]
+	}
+	d := net.Dialer{Timeout: timeout}
+	nc, err := d.Dial(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	c.opened.Add(1)
+	ac := &authConn{Conn: nc, rec: make([]byte, 0, codec.AuthMaxResponse+1)}
+	ac.local = authConnAddr{Addr: nc.LocalAddr(), c: ac}
+	return ac, nil
+}
+
+// authConn records the first bytes read after each request written, up to
+// one byte more than nginx's response buffer. fasthttp reads the response
+// through it; Do parses the recording while the connection is still held
+// by its response (StreamResponseBody), or after fasthttp closed it, so no
+// other call can touch it.
+//
+// nginx accepts a response without a status line (reference §2.5); for
+// fasthttp's sake authConn then puts "HTTP/1.0 200 OK" in front of what
+// fasthttp reads (not of the recording), which also makes fasthttp close
+// the connection afterwards, as nginx does. Whether a status line is there
+// is decided on the bytes of the first read: a prefix of "HTTP/" counts.
+type authConn struct {
+	net.Conn
+	local authConnAddr
+
+	mu      sync.Mutex
+	rec     []byte
+	fresh   bool   // nothing of the current response was read yet
+	pending []byte // bytes owed to the reader before the next socket read
+	reqs    int    // requests written: writes while fresh belong to the same one
+}
+
+// reused reports whether the connection carried a request before the
+// current one.
+func (a *authConn) reused() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.reqs > 1
+}
+
+const authStatusLine = "HTTP/1.0 200 OK\r\n"
+
+func (a *authConn) Write(b []byte) (int, error) {
+	a.mu.Lock()
+	if !a.fresh {
+		a.reqs++
+	}
+	a.rec = a.rec[:0]
+	a.fresh = true
+	a.pending = nil
+	a.mu.Unlock()
+	return a.Conn.Write(b)
+}
+
+func (a *authConn) Read(b []byte) (int, error) {
+	a.mu.Lock()
+	if len(a.pending) > 0 {
+		n := copy(b, a.pending)
+		a.pending = a.pending[n:]
+		a.mu.Unlock()
+		return n, nil
+	}
+	a.mu.Unlock()
+	n, err := a.Conn.Read(b)
+	if n <= 0 {
+		return n, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if room := cap(a.rec) - len(a.rec); room > 0 {
+		a.rec = append(a.rec, b[:min(n, room)]...)
+	}
+	if a.fresh {
+		a.fresh = false
+		if !authHasStatusPrefix(b[:n]) {
+			a.pending = append([]byte(authStatusLine), b[:n]...)
+			n = copy(b, a.pending)
+			a.pending = a.pending[n:]
+			if len(a.pending) > 0 {
+				err = nil // delivered with the rest; the socket repeats it
+			}
+		}
+	}
+	return n, err
+}
+
+// authHasStatusPrefix: b starts with "HTTP/", or with a prefix of it.
+func authHasStatusPrefix(b []byte) bool {
+	const p = "HTTP/"
+	for i := 0; i < len(b) && i < len(p); i++ {
+		if b[i] != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// LocalAddr lets Do find this conn from fasthttp's Response.LocalAddr.
+func (a *authConn) LocalAddr() net.Addr { return &a.local }
+
+func (a *authConn) parse(out *codec.AuthResponse) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return codec.ParseAuthResponse(a.rec, out)
+}
+
+// authConnAddr is the local address of an authConn, pointing back to it.
+type authConnAddr struct {
+	net.Addr
+	c *authConn
+}
+
+func (a *authConnAddr) String() string {
+	if a.Addr == nil {
+		return ""
+	}
+	return a.Addr.String()
+}
+
+func (a *authConnAddr) Network() string {
+	if a.Addr == nil {
+		return ""
+	}
+	return a.Addr.Network()
+}
+
+func authConnOf(a net.Addr) *authConn {
+	if x, ok := a.(*authConnAddr); ok {
+		return x.c
+	}
+	return nil
+}

@@ -1,0 +1,332 @@
+package mailtls
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// The adapter (gnet-notes §4): gnet has no TLS, so a session's
+// crypto/tls conn runs over an in-memory net.Conn, the shim below, in two
+// phases.
+//
+//   - Handshake: tls.Conn.HandshakeContext runs in a short-lived goroutine
+//     (bounded by HandshakeSlots, deadline = the server's timeout). The
+//     loop feeds it ciphertext from OnTraffic; the shim's Read blocks on a
+//     condition variable; its Write hands copies to the loop (post).
+//   - Data: once the goroutine has ended and the loop has run the done
+//     callback, every tls.Conn call happens on the loop. The shim's Read
+//     takes the handshake's leftovers, then gnet's buffered bytes, and
+//     when both are empty returns tlsWouldBlock, a net.Error whose
+//     Temporary() is true: crypto/tls keeps partial records and does not
+//     record the error as permanent (conn.go readRecordOrCCS), so Read is
+//     simply called again on the next OnTraffic. TestTLSWouldBlockContract
+//     fails if a Go upgrade changes that.
+//
+// Never call tls.Conn methods from OnClose: gnet may run OnClose inside a
+// failing Write that tls.Conn.Write issued while holding its own lock.
+
+// HandshakeSlots bounds the handshakes in flight in the whole process:
+// slow or silent ClientHellos cannot pile up goroutines. A connection that
+// finds no slot is closed.
+const HandshakeSlots = 4096
+
+// HandshakeBuffer bounds the ciphertext a peer may send before its
+// Handshake completes (a ClientHello with a post-quantum key share and a
+// client certificate chain fit well below it).
+const HandshakeBuffer = 64 << 10
+
+var slots = make(chan struct{}, HandshakeSlots)
+
+// AcquireSlot takes a handshake slot without waiting; false when all are
+// taken. Safe from any goroutine; the holder gives it back with
+// ReleaseSlot.
+func AcquireSlot() bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// ReleaseSlot gives back a slot taken with AcquireSlot.
+func ReleaseSlot() { <-slots }
+
+// ErrBusy is returned when every handshake slot is taken.
+var ErrBusy = errors.New("too many TLS handshakes in progress")
+
+// ErrBufferFull is returned when a peer sends more than
+// HandshakeBuffer bytes during its handshake.
+var ErrBufferFull = errors.New("peer sent too much data during the TLS handshake")
+
+// tlsWouldBlock is what the shim's Read returns on the loop when no
+// ciphertext is buffered.
+type tlsWouldBlockError struct{}
+
+func (tlsWouldBlockError) Error() string   { return "tls: would block" }
+func (tlsWouldBlockError) Timeout() bool   { return true }
+func (tlsWouldBlockError) Temporary() bool { return true }
+
+var tlsWouldBlock net.Error = tlsWouldBlockError{}
+
+// Raw is the transport under the shim in the data phase: a gnet.Conn,
+// used only on its loop (Read copies from gnet's inbound buffer, Write
+// copies what the socket does not take).
+type Raw interface {
+	Read(p []byte) (int, error)
+	Write(p []byte) (int, error)
+}
+
+// tlsShim is the net.Conn under a tls.Conn. In the handshake phase in and
+// closed are shared by the loop (feed, abort) and the handshake goroutine
+// (Read, Write) under mu; in the data phase only the loop touches it.
+type tlsShim struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	in     []byte // ciphertext received and not yet read by crypto/tls
+	onLoop bool   // data phase
+	closed bool
+	raw    Raw
+	// post sends handshake bytes to the peer from the handshake goroutine:
+	// it must copy b and write it on the loop.
+	post func(b []byte)
+}
+
+func (sh *tlsShim) Read(p []byte) (int, error) {
+	sh.mu.Lock()
+	if sh.onLoop {
+		sh.mu.Unlock()
+		return sh.loopRead(p)
+	}
+	for len(sh.in) == 0 && !sh.closed {
+		sh.cond.Wait()
+	}
+	if len(sh.in) == 0 {
+		sh.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	n := copy(p, sh.in)
+	sh.in = sh.in[:copy(sh.in, sh.in[n:])]
+	sh.mu.Unlock()
+	return n, nil
+}
+
+// loopRead is the data-phase Read, on the loop.
+func (sh *tlsShim) loopRead(p []byte) (int, error) {
+	if sh.closed {
+		return 0, net.ErrClosed
+	}
+	if len(sh.in) > 0 {
+		n := copy(p, sh.in)
+		sh.in = sh.in[:copy(sh.in, sh.in[n:])]
+		if len(sh.in) == 0 {
+			sh.in = nil
+		}
+		return n, nil
+	}
+	if sh.raw == nil {
+		return 0, tlsWouldBlock
+	}
+	n, _ := sh.raw.Read(p)
+	if n == 0 {
+		return 0, tlsWouldBlock
+	}
+	return n, nil
+}
+
+func (sh *tlsShim) Write(p []byte) (int, error) {
+	sh.mu.Lock()
+	if sh.closed {
+		sh.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	if sh.onLoop {
+		sh.mu.Unlock()
+		if sh.raw == nil {
+			return 0, net.ErrClosed
+		}
+		return sh.raw.Write(p)
+	}
+	sh.mu.Unlock()
+	sh.post(p)
+	return len(p), nil
+}
+
+// Close wakes a blocked handshake Read; crypto/tls calls it when the
+// Handshake context expires. It does not close the gnet conn: the loop
+// does that.
+func (sh *tlsShim) Close() error {
+	sh.mu.Lock()
+	sh.closed = true
+	sh.cond.Broadcast()
+	sh.mu.Unlock()
+	return nil
+}
+
+func (sh *tlsShim) LocalAddr() net.Addr              { return tlsAddr{} }
+func (sh *tlsShim) RemoteAddr() net.Addr             { return tlsAddr{} }
+func (sh *tlsShim) SetDeadline(time.Time) error      { return nil }
+func (sh *tlsShim) SetReadDeadline(time.Time) error  { return nil }
+func (sh *tlsShim) SetWriteDeadline(time.Time) error { return nil }
+
+type tlsAddr struct{}
+
+func (tlsAddr) Network() string { return "gnet" }
+func (tlsAddr) String() string  { return "gnet" }
+
+// Conn is one side's TLS state: the tls.Conn, its shim and, for the
+// client side before auth, the decrypted bytes protocol code has not
+// consumed yet. Owned by the session's loop, except the shim fields noted
+// above while the handshake goroutine runs.
+type Conn struct {
+	TC    *tls.Conn
+	shim  *tlsShim
+	Ready bool   // handshake done and the shim is on the loop
+	Plain []byte // decrypted, not yet consumed (pre-auth parsing)
+	RErr  error  // a fatal read error, reported once Plain is consumed
+	Peer  Peer   // the client certificate's check (verify.go)
+}
+
+func newTLSShim(raw Raw, post func([]byte)) *tlsShim {
+	sh := &tlsShim{raw: raw, post: post}
+	sh.cond.L = &sh.mu
+	return sh
+}
+
+// NewServerConn wraps the client side of a session.
+func NewServerConn(raw Raw, post func([]byte), cfg *tls.Config) *Conn {
+	sh := newTLSShim(raw, post)
+	return &Conn{TC: tls.Server(sh, cfg), shim: sh}
+}
+
+// NewClientConn wraps a backend connection.
+func NewClientConn(raw Raw, post func([]byte), cfg *tls.Config) *Conn {
+	sh := newTLSShim(raw, post)
+	return &Conn{TC: tls.Client(sh, cfg), shim: sh}
+}
+
+// Feed hands ciphertext to the handshake goroutine. Called on the loop.
+func (t *Conn) Feed(b []byte) error {
+	sh := t.shim
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(sh.in)+len(b) > HandshakeBuffer {
+		return ErrBufferFull
+	}
+	sh.in = append(sh.in, b...)
+	sh.cond.Signal()
+	return nil
+}
+
+// Handshake runs the handshake to completion or timeout. It is the body of
+// the handshake goroutine and the only tls.Conn call made off the loop.
+func (t *Conn) Handshake(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return t.TC.HandshakeContext(ctx)
+}
+
+// ToLoop switches to the data phase. Called on the loop once the handshake
+// goroutine has finished.
+func (t *Conn) ToLoop() {
+	sh := t.shim
+	sh.mu.Lock()
+	sh.onLoop = true
+	// The handshake's buffer goes; only leftovers are kept, in a buffer
+	// of their size (an idle session holds none).
+	if len(sh.in) == 0 {
+		sh.in = nil
+	} else {
+		sh.in = append([]byte(nil), sh.in...)
+	}
+	sh.mu.Unlock()
+	t.Ready = true
+}
+
+// Abort ends the TLS state from the loop: a running handshake goroutine
+// wakes up and fails; later calls fail.
+func (t *Conn) Abort() { _ = t.shim.Close() }
+
+// Read decrypts into p. It returns 0, nil when no complete record is
+// buffered; a non-nil error is fatal (including io.EOF after close_notify).
+// Called on the loop in the data phase.
+func (t *Conn) Read(p []byte) (int, error) {
+	n, err := t.TC.Read(p)
+	if err != nil {
+		if errors.Is(err, tlsWouldBlock) {
+			return n, nil
+		}
+		if n > 0 {
+			t.RErr = err
+			return n, nil
+		}
+		return 0, err
+	}
+	return n, nil
+}
+
+// Pump decrypts what is buffered into t.Plain until it holds at least
+// limit bytes or nothing more is available. Called on the loop.
+func (t *Conn) Pump(limit int) {
+	for t.RErr == nil && len(t.Plain) < limit {
+		if cap(t.Plain)-len(t.Plain) < 512 {
+			grown := make([]byte, len(t.Plain), 2*cap(t.Plain)+4096)
+			copy(grown, t.Plain)
+			t.Plain = grown
+		}
+		n, err := t.Read(t.Plain[len(t.Plain):cap(t.Plain)])
+		t.Plain = t.Plain[:len(t.Plain)+n]
+		if err != nil {
+			t.RErr = err
+			return
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// Consume drops n decrypted bytes from the front of t.Plain; a buffer that
+// empties is released, so an idle session holds none.
+func (t *Conn) Consume(n int) {
+	if n >= len(t.Plain) {
+		t.Plain = nil
+		return
+	}
+	t.Plain = t.Plain[:copy(t.Plain, t.Plain[n:])]
+}
+
+// Write encrypts b to the peer. Called on the loop in the data phase.
+func (t *Conn) Write(b []byte) error {
+	_, err := t.TC.Write(b)
+	return err
+}
+
+// Buffered reports ciphertext kept by the shim and plaintext not consumed.
+// In the data phase it is at least 1: crypto/tls may hold whole records
+// it read ahead (during the handshake, too), which only a read reveals.
+func (t *Conn) Buffered() int {
+	n := len(t.Plain) + len(t.shim.in)
+	if t.Ready {
+		n++
+	}
+	return n
+}
+
+// CloseNotify sends a close_notify alert. Called on the loop, never from
+// OnClose, and only in the data phase.
+func (t *Conn) CloseNotify() {
+	if t.Ready && !t.shim.closed {
+		_ = t.TC.CloseWrite()
+	}
+}
+
+// IsEOF reports whether a TLS read error is a clean end of stream.
+func IsEOF(err error) bool {
+	return errors.Is(err, io.EOF)
+}

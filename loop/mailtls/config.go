@@ -1,0 +1,498 @@
+package mailtls
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"mailproxy/config"
+)
+
+// The ssl_* directives mapped onto crypto/tls (README "TLS"):
+//
+//   - ssl_certificate / ssl_certificate_key: several pairs; crypto/tls picks
+//     the first certificate whose names match the client's SNI and whose key
+//     the client supports (RSA + ECDSA, or one set per domain: SNI
+//     selection, which nginx's mail module lacks). "data:" values work;
+//     "engine:" and "store:" keys are an error.
+//   - ssl_password_file: passphrases tried in turn on encrypted PEM keys
+//     ("Proc-Type: 4,ENCRYPTED"); encrypted PKCS#8 keys are an error.
+//   - ssl_protocols: lowest and highest version listed (TLSv1 .. TLSv1.3).
+//   - ssl_ciphers: OpenSSL cipher names listed explicitly become the TLS 1.2
+//     suite list, in order; keyword strings ("HIGH:!aNULL:!MD5") keep Go's
+//     secure defaults. TLS 1.3 suites are not configurable in Go.
+//   - ssl_ecdh_curve: curve names (X25519, prime256v1, secp384r1, secp521r1,
+//     X25519MLKEM768); "auto" keeps Go's defaults.
+//   - ssl_session_tickets, ssl_session_ticket_key (48 or 80 byte files,
+//     hashed to Go's 32-byte keys; the first encrypts, all decrypt),
+//     ssl_session_timeout (checked when a ticket is redeemed).
+//     ssl_session_cache is accepted: Go keeps no server-side session cache,
+//     so resumption is by tickets only.
+//   - ssl_verify_client, ssl_client_certificate (CAs sent to the client and
+//     trusted), ssl_trusted_certificate (trusted only), ssl_verify_depth,
+//     ssl_crl: verified after the handshake as nginx does (tls_verify.go).
+//   - ALPN: the server's protocol name only; a client offering others gets
+//     no_application_protocol (nginx 1.21.4).
+
+// Server is the TLS material of one listener, built at start and on
+// every reload (a reload makes new servers, so new sessions use the new
+// certificates while running ones keep theirs). Immutable; shared by the
+// loops.
+type Server struct {
+	Config   *tls.Config // client side; nil when the server has no TLS
+	Implicit bool        // listen ... ssl
+	verify   string      // ssl_verify_client
+	depth    int
+	roots    *x509.CertPool // trusted for client certificates
+	crls     []*x509.RevocationList
+	PassCert bool // auth_http_pass_client_cert
+
+	Backend *tls.Config // proxy_ssl / proxy_starttls; nil = plain
+}
+
+// serverUsesTLS reports whether clients of sc may speak TLS.
+func serverUsesTLS(sc *config.Server) bool {
+	if sc.Starttls != config.StarttlsOff {
+		return true
+	}
+	for _, l := range sc.Listens {
+		if l.SSL {
+			return true
+		}
+	}
+	return false
+}
+
+// NewServer builds the TLS material of server sc for its listen l: the
+// client-side config when clients may speak TLS (listen ... ssl or
+// starttls), the backend config with proxy_ssl or proxy_starttls. It is
+// nil, nil when sc uses no TLS at all. Every file is read here, so an
+// error is what a start would report.
+func NewServer(sc *config.Server, l config.Listen) (*Server, error) {
+	t := &Server{Implicit: l.SSL, verify: sc.SSLVerifyClient, depth: sc.SSLVerifyDepth,
+		PassCert: sc.AuthHTTPPassClientCert}
+	if serverUsesTLS(sc) {
+		cfg, err := tlsServerConfig(sc, t)
+		if err != nil {
+			return nil, err
+		}
+		t.Config = cfg
+	}
+	if sc.ProxySSL || sc.ProxyStarttls {
+		cfg, err := tlsBackendConfig(sc)
+		if err != nil {
+			return nil, err
+		}
+		t.Backend = cfg
+	}
+	if t.Config == nil && t.Backend == nil {
+		return nil, nil
+	}
+	return t, nil
+}
+
+func tlsServerConfig(sc *config.Server, t *Server) (*tls.Config, error) {
+	certs, err := tlsLoadPairs(sc.SSLCertificates, sc.SSLCertificateKeys, sc.SSLPasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{
+		Certificates: certs,
+		NextProtos:   []string{sc.Protocol.String()},
+	}
+	if cfg.MinVersion, cfg.MaxVersion, err = tlsVersions(sc.SSLProtocols); err != nil {
+		return nil, err
+	}
+	if cfg.CipherSuites, err = tlsCiphers(sc.SSLCiphers); err != nil {
+		return nil, err
+	}
+	if cfg.CurvePreferences, err = tlsCurves(sc.SSLECDHCurve); err != nil {
+		return nil, err
+	}
+	cfg.SessionTicketsDisabled = !sc.SSLSessionTickets
+	if len(sc.SSLSessionTicketKeys) > 0 {
+		var keys [][32]byte
+		for _, f := range sc.SSLSessionTicketKeys {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf(`cannot load ssl_session_ticket_key "%s": %v`, f, err)
+			}
+			if len(b) != 48 && len(b) != 80 {
+				return nil, fmt.Errorf(`"%s" ssl_session_ticket_key file must be 48 or 80 bytes`, f)
+			}
+			keys = append(keys, sha256.Sum256(b))
+		}
+		cfg.SetSessionTicketKeys(keys)
+	}
+	if sc.SSLSessionTimeout > 0 {
+		tlsSessionTimeout(cfg, sc.SSLSessionTimeout)
+	}
+	if sc.SSLVerifyClient != "off" {
+		cfg.ClientAuth = tls.RequestClientCert // verified after the handshake, as nginx
+		if sc.SSLVerifyClient != "optional_no_ca" && sc.SSLClientCertificate == "" && sc.SSLTrustedCertificate == "" {
+			return nil, fmt.Errorf(`no ssl_client_certificate or ssl_trusted_certificate for ssl_verify_client in %s:%d`, sc.File, sc.Line)
+		}
+		t.roots = x509.NewCertPool()
+		if sc.SSLClientCertificate != "" {
+			sent, err := tlsLoadPool(sc.SSLClientCertificate, "ssl_client_certificate")
+			if err != nil {
+				return nil, err
+			}
+			cfg.ClientCAs = sent
+			if err := tlsAppendPEM(t.roots, sc.SSLClientCertificate); err != nil {
+				return nil, err
+			}
+		}
+		if sc.SSLTrustedCertificate != "" {
+			if err := tlsAppendPEM(t.roots, sc.SSLTrustedCertificate); err != nil {
+				return nil, err
+			}
+		}
+		if sc.SSLCRL != "" {
+			if t.crls, err = tlsLoadCRLs(sc.SSLCRL); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return cfg, nil
+}
+
+// tlsBackendConfig is the client config used towards backends. The server
+// name is set per session (proxy_ssl_name or the Auth-Server address).
+func tlsBackendConfig(sc *config.Server) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: sc.ProxySSLNoVerify}
+	if f := sc.ProxySSLTrustedCertificate; f != "" {
+		pool, err := tlsLoadPool(f, "proxy_ssl_trusted_certificate")
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = pool
+	}
+	if sc.ProxySSLCertificate != "" {
+		certs, err := tlsLoadPairs([]string{sc.ProxySSLCertificate}, []string{sc.ProxySSLCertificateKey}, sc.SSLPasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = certs
+	}
+	return cfg, nil
+}
+
+// tlsSessionTimeout makes tickets expire after d: the issue time rides in
+// the ticket (SessionState.Extra) and is checked when it is redeemed.
+func tlsSessionTimeout(cfg *tls.Config, d time.Duration) {
+	const tag = "mailproxy-ts"
+	cfg.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		found := false
+		for _, e := range ss.Extra {
+			if bytes.HasPrefix(e, []byte(tag)) {
+				found = true
+			}
+		}
+		if !found {
+			ss.Extra = append(ss.Extra, binary.BigEndian.AppendUint64([]byte(tag), uint64(time.Now().Unix())))
+		}
+		return cfg.EncryptTicket(cs, ss)
+	}
+	cfg.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := cfg.DecryptTicket(identity, cs)
+		if err != nil || ss == nil {
+			return nil, nil // full handshake
+		}
+		for _, e := range ss.Extra {
+			if len(e) == len(tag)+8 && bytes.HasPrefix(e, []byte(tag)) {
+				issued := time.Unix(int64(binary.BigEndian.Uint64(e[len(tag):])), 0)
+				if time.Since(issued) <= d {
+					return ss, nil
+				}
+			}
+		}
+		return nil, nil
+	}
+}
+
+// tlsReadSource reads a certificate or key: a file, or "data:" inline PEM.
+func tlsReadSource(name string) ([]byte, error) {
+	if rest, ok := strings.CutPrefix(name, "data:"); ok {
+		return []byte(rest), nil
+	}
+	if strings.HasPrefix(name, "engine:") || strings.HasPrefix(name, "store:") {
+		return nil, errors.New("OpenSSL engines and stores are not supported by mailproxy (Go's crypto/tls)")
+	}
+	return os.ReadFile(name)
+}
+
+// tlsLoadPairs loads certificate/key pairs in order.
+func tlsLoadPairs(certs, keys []string, passFile string) ([]tls.Certificate, error) {
+	var passwords [][]byte
+	if passFile != "" {
+		b, err := os.ReadFile(passFile)
+		if err != nil {
+			return nil, fmt.Errorf(`cannot open "%s" ssl_password_file: %v`, passFile, err)
+		}
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			line = bytes.TrimRight(line, "\r")
+			if len(line) > 0 {
+				passwords = append(passwords, line)
+			}
+		}
+	}
+	var out []tls.Certificate
+	for i, cf := range certs {
+		if i >= len(keys) {
+			return nil, fmt.Errorf(`no "ssl_certificate_key" is defined for certificate "%s"`, cf)
+		}
+		cb, err := tlsReadSource(cf)
+		if err != nil {
+			return nil, fmt.Errorf(`cannot load certificate "%s": %v`, cf, err)
+		}
+		kb, err := tlsReadSource(keys[i])
+		if err != nil {
+			return nil, fmt.Errorf(`cannot load certificate key "%s": %v`, keys[i], err)
+		}
+		kb, err = tlsDecryptKey(kb, passwords)
+		if err != nil {
+			return nil, fmt.Errorf(`cannot load certificate key "%s": %v`, keys[i], err)
+		}
+		pair, err := tls.X509KeyPair(cb, kb)
+		if err != nil {
+			return nil, fmt.Errorf(`cannot load certificate "%s" with key "%s": %v`, cf, keys[i], err)
+		}
+		out = append(out, pair)
+	}
+	return out, nil
+}
+
+// tlsDecryptKey decrypts a legacy encrypted PEM key with the first
+// password that works; other keys are returned as they are.
+func tlsDecryptKey(kb []byte, passwords [][]byte) ([]byte, error) {
+	var out []byte
+	rest := kb
+	for {
+		block, r := pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		rest = r
+		if block.Type == "ENCRYPTED PRIVATE KEY" {
+			return nil, errors.New("encrypted PKCS#8 keys are not supported; convert with `openssl pkey -traditional -aes256`")
+		}
+		//lint:ignore SA1019 legacy PEM encryption is what ssl_password_file protects
+		if !x509.IsEncryptedPEMBlock(block) {
+			out = append(out, pem.EncodeToMemory(block)...)
+			continue
+		}
+		if len(passwords) == 0 {
+			return nil, errors.New("the key is encrypted and no ssl_password_file is set")
+		}
+		var der []byte
+		var err error
+		for _, p := range passwords {
+			//lint:ignore SA1019 see above
+			if der, err = x509.DecryptPEMBlock(block, p); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return nil, errors.New("no password in ssl_password_file decrypts it")
+		}
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: der})...)
+	}
+	if out == nil {
+		return kb, nil
+	}
+	return out, nil
+}
+
+func tlsLoadPool(name, directive string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if err := tlsAppendPEM(pool, name); err != nil {
+		return nil, fmt.Errorf("%v (%s)", err, directive)
+	}
+	return pool, nil
+}
+
+func tlsAppendPEM(pool *x509.CertPool, name string) error {
+	b, err := tlsReadSource(name)
+	if err != nil {
+		return fmt.Errorf(`cannot load "%s": %v`, name, err)
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return fmt.Errorf(`no certificates in "%s"`, name)
+	}
+	return nil
+}
+
+func tlsLoadCRLs(name string) ([]*x509.RevocationList, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf(`cannot load ssl_crl "%s": %v`, name, err)
+	}
+	var out []*x509.RevocationList
+	rest := b
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "X509 CRL" {
+			continue
+		}
+		crl, err := x509.ParseRevocationList(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf(`cannot load ssl_crl "%s": %v`, name, err)
+		}
+		out = append(out, crl)
+	}
+	if len(out) == 0 {
+		crl, err := x509.ParseRevocationList(b) // DER
+		if err != nil {
+			return nil, fmt.Errorf(`no CRL in ssl_crl "%s"`, name)
+		}
+		out = append(out, crl)
+	}
+	return out, nil
+}
+
+var tlsVersionNames = map[string]uint16{
+	"TLSv1": tls.VersionTLS10, "TLSv1.1": tls.VersionTLS11,
+	"TLSv1.2": tls.VersionTLS12, "TLSv1.3": tls.VersionTLS13,
+}
+
+func tlsVersions(names []string) (lo, hi uint16, err error) {
+	for _, n := range names {
+		v, ok := tlsVersionNames[n]
+		if !ok {
+			continue // SSLv2/SSLv3: warned about by the config parser
+		}
+		if lo == 0 || v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	if lo == 0 {
+		return 0, 0, errors.New(`"ssl_protocols" enables no protocol Go's crypto/tls supports`)
+	}
+	return lo, hi, nil
+}
+
+// tlsOpenSSLNames maps OpenSSL cipher names to Go's suites (TLS 1.2 and
+// below) and back, for ssl_ciphers and Auth-SSL-Cipher.
+var tlsOpenSSLNames = map[string]uint16{
+	"ECDHE-ECDSA-AES128-GCM-SHA256": tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	"ECDHE-ECDSA-AES256-GCM-SHA384": tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	"ECDHE-RSA-AES128-GCM-SHA256":   tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	"ECDHE-RSA-AES256-GCM-SHA384":   tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	"ECDHE-ECDSA-CHACHA20-POLY1305": tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	"ECDHE-RSA-CHACHA20-POLY1305":   tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	"ECDHE-ECDSA-AES128-SHA":        tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+	"ECDHE-ECDSA-AES256-SHA":        tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+	"ECDHE-RSA-AES128-SHA":          tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+	"ECDHE-RSA-AES256-SHA":          tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+	"ECDHE-ECDSA-AES128-SHA256":     tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+	"ECDHE-RSA-AES128-SHA256":       tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+	"AES128-GCM-SHA256":             tls.TLS_RSA_WITH_AES_128_GCM_SHA256,
+	"AES256-GCM-SHA384":             tls.TLS_RSA_WITH_AES_256_GCM_SHA384,
+	"AES128-SHA":                    tls.TLS_RSA_WITH_AES_128_CBC_SHA,
+	"AES256-SHA":                    tls.TLS_RSA_WITH_AES_256_CBC_SHA,
+	"AES128-SHA256":                 tls.TLS_RSA_WITH_AES_128_CBC_SHA256,
+	"ECDHE-RSA-DES-CBC3-SHA":        tls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA,
+	"DES-CBC3-SHA":                  tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA,
+}
+
+var tlsSuiteOpenSSL = func() map[uint16]string {
+	m := make(map[uint16]string, len(tlsOpenSSLNames))
+	for n, id := range tlsOpenSSLNames {
+		m[id] = n
+	}
+	return m
+}()
+
+// CipherName is the OpenSSL name nginx reports in Auth-SSL-Cipher.
+func CipherName(id uint16) string {
+	if n, ok := tlsSuiteOpenSSL[id]; ok {
+		return n
+	}
+	return tls.CipherSuiteName(id) // TLS 1.3 names are the same in both
+}
+
+// tlsCiphers reads an OpenSSL cipher string: explicitly named suites, in
+// order, minus those excluded with ! or -; nil (Go's defaults) when it
+// names none.
+func tlsCiphers(s string) ([]uint16, error) {
+	var out []uint16
+	excluded := map[uint16]bool{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == ',' || r == ' ' }) {
+		neg := strings.HasPrefix(f, "!") || strings.HasPrefix(f, "-")
+		name := strings.TrimLeft(f, "!-+")
+		id, ok := tlsOpenSSLNames[name]
+		if !ok {
+			continue // a keyword (HIGH, aNULL, ...) or a suite Go lacks
+		}
+		if neg {
+			excluded[id] = true
+			continue
+		}
+		out = append(out, id)
+	}
+	kept := out[:0]
+	for _, id := range out {
+		if !excluded[id] {
+			kept = append(kept, id)
+		}
+	}
+	if len(out) > 0 && len(kept) == 0 {
+		return nil, fmt.Errorf(`"ssl_ciphers" "%s" leaves no cipher suite`, s)
+	}
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	return kept, nil
+}
+
+var tlsCurveNames = map[string]tls.CurveID{
+	"x25519": tls.X25519, "prime256v1": tls.CurveP256, "secp256r1": tls.CurveP256, "p-256": tls.CurveP256,
+	"secp384r1": tls.CurveP384, "p-384": tls.CurveP384, "secp521r1": tls.CurveP521, "p-521": tls.CurveP521,
+	"x25519mlkem768": tls.X25519MLKEM768,
+}
+
+func tlsCurves(s string) ([]tls.CurveID, error) {
+	if s == "" || strings.EqualFold(s, "auto") {
+		return nil, nil
+	}
+	var out []tls.CurveID
+	for _, n := range strings.Split(s, ":") {
+		id, ok := tlsCurveNames[strings.ToLower(n)]
+		if !ok {
+			return nil, fmt.Errorf(`unknown curve "%s" in "ssl_ecdh_curve %s"`, n, s)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// VersionName is the OpenSSL protocol name nginx reports.
+func VersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLSv1"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	}
+	return "unknown"
+}
