@@ -14,8 +14,6 @@ import (
 
 // Wire strings are nginx's (reference §3.1.1), checked byte for byte.
 
-func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-
 func TestIMAPGreetingAndCapability(t *testing.T) {
 	t.Parallel()
 	f := func(extra, want string) {

@@ -43,18 +43,6 @@ func TestIMAPHungAuthDoesNotBlockOthers(t *testing.T) {
 	}
 }
 
-// waitFor polls cond every 10 ms for at most ioWait.
-func waitFor(t testing.TB, cond func() bool, what func() string) {
-	t.Helper()
-	deadline := time.Now().Add(ioWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", ioWait, what())
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval, bounded by deadline
-	}
-}
-
 // SIGINT stops at once (nginx's fast shutdown): auth_http calls in flight
 // must not keep the process alive until auth_http_timeout (default 60 s).
 func TestIMAPStopINTWithHungAuth(t *testing.T) {
