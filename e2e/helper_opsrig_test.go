@@ -159,35 +159,31 @@ func (r *opsRig) scrape(t testing.TB) opsMetrics {
 // waitMetrics polls /metrics until ok accepts a scrape, and returns it.
 func (r *opsRig) waitMetrics(t testing.TB, what string, ok func(opsMetrics) bool) opsMetrics {
 	t.Helper()
-	deadline := time.Now().Add(opsWait)
-	for {
-		m := r.scrape(t)
-		if ok(m) {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics: %s not reached within %v; last scrape:\n%s", what, opsWait, m.grep("mailproxy_"))
+	var m opsMetrics
+	waitFor(t, opsWait, func() bool {
+		if m = r.scrape(t); ok(m) {
+			return true
 		}
 		r.p.mustBeAlive(t)
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+		return false
+	}, func() string {
+		return fmt.Sprintf("metrics: %s not reached within %v; last scrape:\n%s", what, opsWait, m.grep("mailproxy_"))
+	})
+	return m
 }
 
 // waitLog polls the error log until it contains n lines holding substr.
 func (r *opsRig) waitLog(t testing.TB, substr string, n int) string {
 	t.Helper()
-	deadline := time.Now().Add(opsWait)
-	for {
-		data, _ := os.ReadFile(r.errorLog())
-		if strings.Count(string(data), substr) >= n {
-			return string(data)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("error log has %d lines with %q, want %d, after %v:\n%s",
-				strings.Count(string(data), substr), substr, n, opsWait, tail(string(data), 4000))
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	var data []byte
+	waitFor(t, opsWait, func() bool {
+		data, _ = os.ReadFile(r.errorLog())
+		return strings.Count(string(data), substr) >= n
+	}, func() string {
+		return fmt.Sprintf("error log has %d lines with %q, want %d, after %v:\n%s",
+			strings.Count(string(data), substr), substr, n, opsWait, tail(string(data), 4000))
+	})
+	return string(data)
 }
 
 // opsLoginLine is the fake backend's answer to LOGIN, relayed by the proxy.
@@ -341,13 +337,9 @@ func opsStartLoad(port, workers, perWorker int, limit time.Duration) *opsLoad {
 func (l *opsLoad) waitMore(t testing.TB, n int64) {
 	t.Helper()
 	target := l.ok.Load() + n
-	deadline := time.Now().Add(opsWait)
-	for l.ok.Load() < target {
-		if time.Now().After(deadline) {
-			t.Fatalf("load: %d logins ok, %d failed; want %d ok within %v (workers done?)", l.ok.Load(), l.failed.Load(), target, opsWait)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	waitFor(t, opsWait, func() bool { return l.ok.Load() >= target }, func() string {
+		return fmt.Sprintf("load: %d logins ok, %d failed; want %d ok within %v (workers done?)", l.ok.Load(), l.failed.Load(), target, opsWait)
+	})
 }
 
 // end stops the workers and fails the test on any failed login.

@@ -145,22 +145,19 @@ func (p *proc) waitPort(t testing.TB, addr string) {
 // waitListen is waitPort for any network ("tcp", "unix").
 func (p *proc) waitListen(t testing.TB, network, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(startWait)
-	for {
+	waitFor(t, startWait, func() bool {
 		c, err := net.DialTimeout(network, addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return true
 		}
-		select {
-		case <-p.done:
+		if !p.alive() {
 			t.Fatalf("%s exited before listening on %s: %v\n%s", p.name, addr, p.waitErr, p.logs())
-		case <-time.After(20 * time.Millisecond): // poll interval, bounded by deadline
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not accept on %s after %v\n%s", p.name, addr, startWait, p.logs())
-		}
-	}
+		return false
+	}, func() string {
+		return fmt.Sprintf("%s does not accept on %s after %v\n%s", p.name, addr, startWait, p.logs())
+	})
 }
 
 // alive reports whether the process is still running.

@@ -46,10 +46,10 @@ func TestIMAPNoDescriptorLeak(t *testing.T) {
 	r.loginWorks(t)
 	// Closes are processed by the loops asynchronously: poll, bounded.
 	var now int
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if now = procFDs(t, r.p.PID, r.auth.Addr); now <= base {
-			return
-		}
-	}
-	t.Fatalf("mailproxy holds %d descriptors after 120 finished sessions, %d before them", now, base)
+	waitFor(t, 10*time.Second, func() bool {
+		now = procFDs(t, r.p.PID, r.auth.Addr)
+		return now <= base
+	}, func() string {
+		return fmt.Sprintf("mailproxy holds %d descriptors after 120 finished sessions, %d before them", now, base)
+	})
 }

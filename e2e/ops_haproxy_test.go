@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // The README's scale-out recipe, run: HAProxy in TCP mode in front of
@@ -69,13 +68,8 @@ frontend imap
 	hp.waitPort(t, fmt.Sprintf("127.0.0.1:%d", front))
 
 	// The health check sees /readyz 200.
-	deadline := time.Now().Add(opsWait)
-	for opsHAProxyStat(t, sock, "mailproxy_imap", "mp1") != "UP" {
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy never marked mailproxy UP\n%s", hp.logs())
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	waitFor(t, opsWait, func() bool { return opsHAProxyStat(t, sock, "mailproxy_imap", "mp1") == "UP" },
+		func() string { return "haproxy never marked mailproxy UP\n" + hp.logs() })
 	c := relayedSession(t, front)
 	if pp {
 		// The auth server sees the client, not HAProxy.
@@ -92,13 +86,10 @@ frontend imap
 	// Drain: /readyz 503 takes mailproxy out of rotation; the session that
 	// is already relayed goes on through HAProxy.
 	r.signal(t, syscall.SIGTERM)
-	deadline = time.Now().Add(opsWait)
-	for st := "UP"; st == "UP" || st == ""; st = opsHAProxyStat(t, sock, "mailproxy_imap", "mp1") {
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy still has mailproxy UP %v after TERM", opsWait)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	waitFor(t, opsWait, func() bool {
+		st := opsHAProxyStat(t, sock, "mailproxy_imap", "mp1")
+		return st != "UP" && st != ""
+	}, func() string { return fmt.Sprintf("haproxy still has mailproxy UP %v after TERM", opsWait) })
 	echoWorks(c, "r2", "through-haproxy-while-draining")
 	c.send("r3 LOGOUT\r\n")
 	c.expect("* BYE fake backend logging out", "r3 OK LOGOUT completed")

@@ -177,20 +177,15 @@ func TestOpsReloadAuthHTTP(t *testing.T) {
 	}
 	// The old server's kept-alive connections are closed (polled: the
 	// close may happen after the reload is counted).
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var open int
+	waitFor(t, 5*time.Second, func() bool {
 		old.mu.Lock()
-		open := len(old.conns)
+		open = len(old.conns)
 		old.mu.Unlock()
-		if open == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%d kept-alive connections to the old auth_http server still open 5s after the reload", open)
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+		return open == 0
+	}, func() string {
+		return fmt.Sprintf("%d kept-alive connections to the old auth_http server still open 5s after the reload", open)
+	})
 	if _, ok := m.sum("mailproxy_auth_http_connections_opened_total", "endpoint", old.Addr); ok {
 		t.Errorf("the endpoint no configuration uses any more is still exposed:\n%s", m.grep("connections_opened"))
 	}
