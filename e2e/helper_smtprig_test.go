@@ -54,7 +54,7 @@ func dialSMTP(t testing.TB, port int) *client {
 //	QUIT        221 2.0.0 Bye, close
 //	other       502 5.5.2 Error: command not recognized
 //
-// smtpBackend is a scripted SMTP backend (fakeserver_test.go).
+// smtpBackend is a scripted SMTP backend (helper_fakeserver_test.go).
 type smtpBackend = fakeServer[smtpBackendSession]
 
 // smtpBackendSession records one connection: every line as received
