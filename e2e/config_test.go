@@ -81,22 +81,3 @@ func TestConfigTestErrors(t *testing.T) {
 		t.Fatalf("http{}: want \"mailproxy: [emerg] ... in %s:10\"; output:\n%s", path, out)
 	}
 }
-
-func hasLine(out, want string) bool {
-	for _, l := range strings.Split(out, "\n") {
-		if strings.TrimRight(l, "\r") == want {
-			return true
-		}
-	}
-	return false
-}
-
-func hasLinePrefixSuffix(out, prefix, suffix string) bool {
-	for _, l := range strings.Split(out, "\n") {
-		l = strings.TrimRight(l, "\r")
-		if strings.HasPrefix(l, prefix) && strings.HasSuffix(l, suffix) {
-			return true
-		}
-	}
-	return false
-}

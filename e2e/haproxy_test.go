@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
@@ -15,70 +13,7 @@ import (
 // send-proxy-v2, mailproxy logs in at a private Dovecot. The auth_http
 // request must show the client HAProxy saw.
 
-// ppImapPy is imaplib from a chosen source address: login, select, fetch
-// message 1, logout; it prints its own source port first.
-const ppImapPy = `
-import imaplib, socket, sys
-host, port, user, pw, src = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-socket.setdefaulttimeout(20)
-class FromSource(imaplib.IMAP4):
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout, source_address=(src, 0))
-m = FromSource(host, port)
-print("source-port:", m.sock.getsockname()[1])
-print("greeting:", m.welcome.decode())
-typ, data = m.login(user, pw)
-print("login:", typ)
-typ, data = m.select("INBOX")
-print("select:", typ, data[0].decode())
-typ, data = m.fetch("1", "(RFC822)")
-for line in data[0][1].decode().splitlines():
-    if line.startswith("Subject:"):
-        print("subject:", line[len("Subject:"):].strip())
-typ, data = m.logout()
-print("logout:", typ)
-`
-
 var ppSourcePortRe = regexp.MustCompile(`(?m)^source-port: (\d+)$`)
-
-// haproxyFront is one HAProxy frontend forwarding to a mailproxy port.
-type haproxyFront struct {
-	port   int    // where HAProxy listens
-	to     int    // mailproxy port
-	option string // "send-proxy" or "send-proxy-v2"
-}
-
-// startHAProxy runs a private HAProxy in the foreground with one frontend
-// and backend per front; it is stopped at test end.
-func startHAProxy(t testing.TB, fronts ...haproxyFront) *proc {
-	t.Helper()
-	bin := needTool(t, "haproxy")
-	conf := `global
-    maxconn 200
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-`
-	for i, f := range fronts {
-		conf += fmt.Sprintf(`frontend fe%d
-    bind 127.0.0.1:%d
-    default_backend be%d
-backend be%d
-    server mp 127.0.0.1:%d %s
-`, i, f.port, i, i, f.to, f.option)
-	}
-	path := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p := startProc(t, "haproxy", "", bin, "-db", "-f", path)
-	for _, f := range fronts {
-		p.waitPort(t, fmt.Sprintf("127.0.0.1:%d", f.port))
-	}
-	return p
-}
 
 func TestHAProxyImaplib(t *testing.T) {
 	t.Parallel()

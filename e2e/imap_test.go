@@ -14,8 +14,6 @@ import (
 
 // Wire strings are nginx's (reference §3.1.1), checked byte for byte.
 
-func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-
 func TestIMAPGreetingAndCapability(t *testing.T) {
 	t.Parallel()
 	f := func(extra, want string) {
@@ -325,12 +323,12 @@ func TestIMAPProxyPassErrorMessage(t *testing.T) {
 		logRe := regexp.MustCompile(`\[` + level + `\] .*upstream sent invalid response: "\S+ ` +
 			regexp.QuoteMeta(backendNoReply) + `" while reading response from upstream, `)
 		var data []byte
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if data, _ = os.ReadFile(r.p.errorLog); logRe.Match(data) {
-				return
-			}
-		}
-		t.Errorf("no line matching %s in the error log:\n%s", logRe, tail(string(data), 2000))
+		waitFor(t, 5*time.Second, func() bool {
+			data, _ = os.ReadFile(r.p.errorLog)
+			return logRe.Match(data)
+		}, func() string {
+			return fmt.Sprintf("no line matching %s in the error log:\n%s", logRe, tail(string(data), 2000))
+		})
 	}
 	f("", "* BAD internal server error", "error")
 	f("proxy_pass_error_message off;", "* BAD internal server error", "error")

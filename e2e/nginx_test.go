@@ -1,58 +1,13 @@
 package e2e
 
 import (
-	"crypto/hmac"
-	"crypto/md5"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
-
-// nginxModule is where Debian's libnginx-mod-mail puts the mail module.
-const nginxModule = "/usr/lib/nginx/modules/ngx_mail_module.so"
-
-// needNginx returns the nginx binary or fails: in CI scripts/test.sh installs
-// nginx and libnginx-mod-mail, so a missing one is a setup error, not a skip.
-func needNginx(t testing.TB) string {
-	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, err2 := os.Stat("/usr/sbin/nginx"); err2 != nil {
-			t.Fatalf("nginx not found (%v): run scripts/test.sh, it installs nginx and libnginx-mod-mail", err)
-		}
-		bin = "/usr/sbin/nginx"
-	}
-	if _, err := os.Stat(nginxModule); err != nil {
-		t.Fatalf("%s missing: run scripts/test.sh, it installs libnginx-mod-mail", nginxModule)
-	}
-	return bin
-}
-
-// startNginx runs a mailproxy-style config (top level + mail{}) under
-// nginx 1.22 with the dynamic mail module, in the foreground, with a
-// private prefix dir.
-func startNginx(t testing.TB, conf string) *proc {
-	t.Helper()
-	bin := needNginx(t)
-	dir := t.TempDir()
-	full := "load_module " + nginxModule + ";\ndaemon off;\nmaster_process off;\n" + conf
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(full), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	errLog := filepath.Join(dir, "error.log")
-	if m := procErrorLogRe.FindStringSubmatch(conf); m != nil {
-		errLog = strings.TrimSuffix(m[1], ";")
-	}
-	return startProc(t, "nginx", full, bin, "-p", dir+"/", "-c", path, "-e", errLog)
-}
 
 // parityStep sends send and then reads lines lines. A send starting with
 // cramStep answers the CRAM-MD5 challenge of the previous line for the
@@ -189,8 +144,6 @@ const parityCloseReq = "GET /auth HTTP/1.0\r\nHost: 127.0.0.1\r\nAuth-Method: pl
 // parityResult is what one proxy produced for one case, per channel.
 type parityResult struct{ client, auth, backend string }
 
-var saltRe = regexp.MustCompile(`^<\d+\.\d+@mx\.test>$`)
-
 // parityRun drives every case through one proxy (start builds it from a
 // config) and returns the normalised results.
 func parityRun(t *testing.T, start func(testing.TB, string) *proc) map[string]parityResult {
@@ -275,19 +228,6 @@ func parityRun(t *testing.T, start func(testing.TB, string) *proc) map[string]pa
 	}
 	p.mustBeAlive(t)
 	return res
-}
-
-// cramDigest answers the last challenge line the client read.
-func cramDigest(c *client, pass string) string {
-	c.t.Helper()
-	last := c.seen[len(c.seen)-1]
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(last, "+ "))
-	if err != nil {
-		c.t.Fatalf("no CRAM-MD5 challenge in %q", last)
-	}
-	m := hmac.New(md5.New, []byte(pass))
-	m.Write(raw)
-	return hex.EncodeToString(m.Sum(nil))
 }
 
 // TestNginxParity runs the same transcripts through nginx 1.22's mail

@@ -142,13 +142,9 @@ func TestOpsDrainDuringAuthWait(t *testing.T) {
 	r := newOpsRig(t, opsOpts{}) // no worker_shutdown_timeout: nothing else ends the drain
 	c := dialIMAP(t, r.port)
 	c.send("a1 LOGIN retry secret\r\n")
-	deadline := time.Now().Add(opsWait)
-	for len(r.auth.requests()) == 0 { // the answer carries Auth-Wait: 1
-		if time.Now().After(deadline) {
-			t.Fatal("no auth request")
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	// The answer carries Auth-Wait: 1.
+	waitFor(t, opsWait, func() bool { return len(r.auth.requests()) > 0 },
+		func() string { return "no auth request" })
 	r.signal(t, syscall.SIGTERM)
 	// The goodbye at once (the wait is cut short) or after the NO.
 	if l := c.line(); l == "a1 NO Invalid login or password" {
@@ -176,17 +172,17 @@ func TestOpsReadyzDuringDrain(t *testing.T) {
 	f("/nosuch", 404)
 	c := relayedSession(t, r.port)
 	r.signal(t, syscall.SIGTERM)
-	deadline := time.Now().Add(opsWait)
-	for {
-		code, _ := r.get(t, "/readyz")
-		if code == 503 {
-			break
-		}
-		if code != 200 || time.Now().After(deadline) {
-			t.Fatalf("GET /readyz after TERM: %d, want 200 then 503 within %v", code, opsWait)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
+	var code int
+	readyzFail := func() string {
+		return fmt.Sprintf("GET /readyz after TERM: %d, want 200 then 503 within %v", code, opsWait)
 	}
+	waitFor(t, opsWait, func() bool {
+		code, _ = r.get(t, "/readyz")
+		if code != 200 && code != 503 {
+			t.Fatal(readyzFail())
+		}
+		return code == 503
+	}, readyzFail)
 	f("/livez", 200)
 	// The relayed session holds the drain open; it still works.
 	echoWorks(c, "r2", "draining")

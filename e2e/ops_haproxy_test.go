@@ -1,75 +1,20 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // The README's scale-out recipe, run: HAProxy in TCP mode in front of
 // mailproxy, health-checking /readyz on the admin listener. With PROXY
 // protocol input built (listen ... proxy_protocol), HAProxy also sends
 // send-proxy-v2 and the auth server must see the real client's port.
-
-// opsProxyProtocolBuilt reports whether mailproxy -t accepts
-// "listen ... proxy_protocol" with set_real_ip_from.
-func opsProxyProtocolBuilt(t testing.TB) bool {
-	t.Helper()
-	path := writeConf(t, fmt.Sprintf(`events {}
-mail {
-    auth_http 127.0.0.1:9/auth;
-    set_real_ip_from 127.0.0.1;
-    server {
-        listen 127.0.0.1:%d proxy_protocol;
-        protocol imap;
-    }
-}
-`, freePort(t)))
-	_, code := runProxyTest(t, path)
-	return code == 0
-}
-
-// opsHAProxyStat returns HAProxy's "show stat" status of backend/server,
-// or "" while the stats socket is not there yet (HAProxy creates it after
-// binding its frontends).
-func opsHAProxyStat(t testing.TB, sock, backend, server string) string {
-	t.Helper()
-	c, err := net.DialTimeout("unix", sock, ioWait)
-	if err != nil {
-		return ""
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(ioWait))
-	if _, err := c.Write([]byte("show stat\n")); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(c)
-	status := -1
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), ",")
-		if strings.HasPrefix(sc.Text(), "# ") {
-			for i, name := range f {
-				if name == "status" {
-					status = i
-				}
-			}
-			continue
-		}
-		if len(f) > status && status >= 0 && f[0] == backend && f[1] == server {
-			return f[status]
-		}
-	}
-	t.Fatalf("haproxy stat has no %s/%s", backend, server)
-	return ""
-}
 
 func TestOpsHAProxyInFront(t *testing.T) {
 	t.Parallel()
@@ -123,13 +68,8 @@ frontend imap
 	hp.waitPort(t, fmt.Sprintf("127.0.0.1:%d", front))
 
 	// The health check sees /readyz 200.
-	deadline := time.Now().Add(opsWait)
-	for opsHAProxyStat(t, sock, "mailproxy_imap", "mp1") != "UP" {
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy never marked mailproxy UP\n%s", hp.logs())
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	waitFor(t, opsWait, func() bool { return opsHAProxyStat(t, sock, "mailproxy_imap", "mp1") == "UP" },
+		func() string { return "haproxy never marked mailproxy UP\n" + hp.logs() })
 	c := relayedSession(t, front)
 	if pp {
 		// The auth server sees the client, not HAProxy.
@@ -146,13 +86,10 @@ frontend imap
 	// Drain: /readyz 503 takes mailproxy out of rotation; the session that
 	// is already relayed goes on through HAProxy.
 	r.signal(t, syscall.SIGTERM)
-	deadline = time.Now().Add(opsWait)
-	for st := "UP"; st == "UP" || st == ""; st = opsHAProxyStat(t, sock, "mailproxy_imap", "mp1") {
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy still has mailproxy UP %v after TERM", opsWait)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	waitFor(t, opsWait, func() bool {
+		st := opsHAProxyStat(t, sock, "mailproxy_imap", "mp1")
+		return st != "UP" && st != ""
+	}, func() string { return fmt.Sprintf("haproxy still has mailproxy UP %v after TERM", opsWait) })
 	echoWorks(c, "r2", "through-haproxy-while-draining")
 	c.send("r3 LOGOUT\r\n")
 	c.expect("* BYE fake backend logging out", "r3 OK LOGOUT completed")
@@ -160,29 +97,4 @@ frontend imap
 	if code := r.waitExit(t); code != 0 {
 		t.Fatalf("exit code %d, want 0", code)
 	}
-}
-
-// newOpsRigListen is newOpsRig with parameters after the IMAP listen
-// address (" proxy_protocol").
-func newOpsRigListen(t testing.TB, o opsOpts, params string) *opsRig {
-	t.Helper()
-	if params == "" {
-		return newOpsRig(t, o)
-	}
-	if o.level == "" {
-		o.level = "info"
-	}
-	r := &opsRig{opts: o, dir: t.TempDir()}
-	r.be = startBackend(t, backendOpts{})
-	r.auth = startAuth(t, userAuth(r.be.Port))
-	r.port = freePort(t)
-	r.port2 = freePort(t)
-	r.admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	conf := strings.Replace(r.conf(false, ""), "listen 127.0.0.1:"+strconv.Itoa(r.port)+";",
-		"listen 127.0.0.1:"+strconv.Itoa(r.port)+params+";", 1)
-	// startProxy probes the listen address with a bare TCP connect, which a
-	// PROXY listener answers by closing: harmless.
-	r.p = startProxy(t, conf)
-	r.confPath = r.p.cmd.Args[len(r.p.cmd.Args)-1]
-	return r
 }

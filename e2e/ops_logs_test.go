@@ -264,14 +264,12 @@ mail {
 		// The session line is written when the proxy sees the close,
 		// which may be just after the client is done: poll, bounded.
 		var data []byte
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if data, _ = os.ReadFile(path); strings.Contains(string(data), want) {
-				break
-			}
-		}
-		if !strings.Contains(string(data), want) {
-			t.Errorf("%s has no session line with %q; it holds:\n%s", filepath.Base(path), want, tail(string(data), 2000))
-		}
+		waitFor(t, 5*time.Second, func() bool {
+			data, _ = os.ReadFile(path)
+			return strings.Contains(string(data), want)
+		}, func() string {
+			return fmt.Sprintf("%s has no session line with %q; it holds:\n%s", filepath.Base(path), want, tail(string(data), 2000))
+		})
 	}
 	f(mailLog, p1)
 	f(srvLog, p2)

@@ -1,85 +1,15 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// opsLoad runs IMAP logins from several goroutines until stopped, bounded
-// in count and in time, and remembers every failure.
-type opsLoad struct {
-	ok, failed atomic.Int64
-	stop       chan struct{}
-	wg         sync.WaitGroup
-	mu         sync.Mutex
-	errs       []string
-}
-
-// opsStartLoad starts workers logging in on port; each stops after
-// perWorker logins, after limit, or when end is called.
-func opsStartLoad(port, workers, perWorker int, limit time.Duration) *opsLoad {
-	l := &opsLoad{stop: make(chan struct{})}
-	deadline := time.Now().Add(limit)
-	for w := range workers {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for i := 0; i < perWorker && time.Now().Before(deadline); i++ {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				if err := opsLogin(port, fmt.Sprintf("w%d", w), "pass"); err != nil {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.errs) < 20 {
-						l.errs = append(l.errs, fmt.Sprintf("worker %d login %d: %v", w, i, err))
-					}
-					l.mu.Unlock()
-					continue
-				}
-				l.ok.Add(1)
-			}
-		}()
-	}
-	return l
-}
-
-// waitMore waits until n more logins have succeeded, so that each reload
-// lands in the middle of traffic.
-func (l *opsLoad) waitMore(t testing.TB, n int64) {
-	t.Helper()
-	target := l.ok.Load() + n
-	deadline := time.Now().Add(opsWait)
-	for l.ok.Load() < target {
-		if time.Now().After(deadline) {
-			t.Fatalf("load: %d logins ok, %d failed; want %d ok within %v (workers done?)", l.ok.Load(), l.failed.Load(), target, opsWait)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval, bounded by deadline
-	}
-}
-
-// end stops the workers and fails the test on any failed login.
-func (l *opsLoad) end(t testing.TB) {
-	t.Helper()
-	close(l.stop)
-	l.wg.Wait()
-	if n := l.failed.Load(); n > 0 {
-		t.Fatalf("%d of %d logins failed during reloads:\n%s", n, n+l.ok.Load(), strings.Join(l.errs, "\n"))
-	}
-	t.Logf("%d logins, none failed", l.ok.Load())
-}
 
 func TestOpsReloadUnderLoad(t *testing.T) {
 	t.Parallel()
@@ -162,25 +92,6 @@ func TestOpsReloadUnderLoad(t *testing.T) {
 	echoWorks(held2, "s9", "after-reloads")
 	r.waitLog(t, "configuration reloaded", int(wantOK))
 	r.p.mustBeAlive(t)
-}
-
-// opsRun runs the mailproxy binary with args (bounded) and returns its
-// combined output and exit code.
-func opsRun(t testing.TB, args ...string) (string, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, mailproxyBin, args...).CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("mailproxy %v did not exit within 20s; output:\n%s", args, out)
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return string(out), ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatalf("mailproxy %v: %v", args, err)
-	}
-	return string(out), 0
 }
 
 func TestOpsSignalFlag(t *testing.T) {
@@ -266,20 +177,15 @@ func TestOpsReloadAuthHTTP(t *testing.T) {
 	}
 	// The old server's kept-alive connections are closed (polled: the
 	// close may happen after the reload is counted).
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var open int
+	waitFor(t, 5*time.Second, func() bool {
 		old.mu.Lock()
-		open := len(old.conns)
+		open = len(old.conns)
 		old.mu.Unlock()
-		if open == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%d kept-alive connections to the old auth_http server still open 5s after the reload", open)
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+		return open == 0
+	}, func() string {
+		return fmt.Sprintf("%d kept-alive connections to the old auth_http server still open 5s after the reload", open)
+	})
 	if _, ok := m.sum("mailproxy_auth_http_connections_opened_total", "endpoint", old.Addr); ok {
 		t.Errorf("the endpoint no configuration uses any more is still exposed:\n%s", m.grep("connections_opened"))
 	}

@@ -8,40 +8,6 @@ import (
 	"testing"
 )
 
-// pop3PyClient is a Python poplib client: argv host port user pass mode,
-// mode one of user (USER/PASS), apop, plain (AUTH PLAIN with an initial
-// response). It prints one "key: value" line per step.
-const pop3PyClient = `
-import base64, poplib, sys
-host, port, user, pw, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-p = poplib.POP3(host, port, timeout=20)
-print("greeting:", p.getwelcome().decode())
-print("capa:", " ".join(sorted(p.capa().keys())))
-try:
-    if mode == "apop":
-        r = p.apop(user, pw)
-    elif mode == "plain":
-        r = p._shortcmd("AUTH PLAIN " + base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode()).decode())
-    else:
-        p.user(user)
-        r = p.pass_(pw)
-except poplib.error_proto as e:
-    print("login-error:", e.args[0].decode())
-    sys.exit(0)
-print("login:", r.decode())
-print("stat:", p.stat()[0])
-for line in p.retr(1)[1]:
-    if line.startswith(b"Subject:"):
-        print("subject:", line.decode()[9:])
-print("quit:", p.quit().decode())
-`
-
-// pop3Py runs pop3PyClient against port.
-func pop3Py(t testing.TB, port int, user, pass, mode string) string {
-	t.Helper()
-	return runTool(t, "python3", "-c", pop3PyClient, "127.0.0.1", fmt.Sprint(port), user, pass, mode)
-}
-
 // TestPOP3RealClientsDovecot puts mailproxy in front of a real Dovecot
 // POP3 server and drives it with Python's poplib and curl. The auth server
 // checks the password (or the APOP digest against the session's salt) and

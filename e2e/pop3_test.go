@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,8 +12,6 @@ import (
 
 // Wire strings are nginx's (reference §3.2), checked byte for byte; every
 // row of the §3.2.1 table has a case here.
-
-var pop3SaltRe = regexp.MustCompile(`^<\d+\.\d+@mx\.test>$`)
 
 // pop3Req lists nginx's auth_http request lines for a POP3 login from
 // 127.0.0.1 (Auth-Salt normalised by checkAuthReq). Methods other than

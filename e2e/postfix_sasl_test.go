@@ -2,32 +2,10 @@ package e2e
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-// startDovecotAuth runs a private Dovecot (startDovecot's) whose auth
-// service also listens on a client socket for Postfix
-// (scripts/dovecot/auth-postfix.conf.in), and returns the socket's path.
-func startDovecotAuth(t testing.TB) string {
-	t.Helper()
-	d := startDovecotWith(t, "auth-postfix.conf.in")
-	sock := filepath.Join(d.dir, "run", "auth-postfix")
-	// The master binds the IMAP port and the auth socket one service
-	// after the other: wait for the socket too.
-	d.p.waitListen(t, "unix", sock)
-	return sock
-}
-
-// startPostfixSASL runs startPostfix's Postfix plus
-// scripts/postfix/main-sasl.cf.in: SMTP AUTH through the Dovecot auth
-// socket sock.
-func startPostfixSASL(t testing.TB, sock string) *postfix {
-	t.Helper()
-	return startPostfixWith(t, []string{"main-sasl.cf.in"}, "@SASL_PATH@", sock)
-}
 
 // Passwords the auth server of TestPostfixSASL approves for dovecotUser
 // besides dovecotPass, and the Auth-Pass it answers with for each.

@@ -1,24 +1,8 @@
 package e2e
 
 import (
-	"strconv"
-	"strings"
 	"testing"
 )
-
-// ppSMTPRig is the SMTP rig with a proxy_protocol listener.
-func ppSMTPRig(t testing.TB, extra string) *smtpRig {
-	t.Helper()
-	r := &smtpRig{}
-	r.be = startSMTPBackend(t)
-	r.auth = startAuth(t, pop3Auth(r.be.Port))
-	r.port = freePort(t)
-	conf := pop3ServerConf(t, "smtp", r.auth.Addr, r.port, extra)
-	conf = strings.Replace(conf, "listen 127.0.0.1:"+strconv.Itoa(r.port)+";",
-		"listen 127.0.0.1:"+strconv.Itoa(r.port)+" proxy_protocol;", 1)
-	r.p = startProxy(t, conf)
-	return r
-}
 
 // TestPPSMTPXClient: XCLIENT ADDR= is the client after realip (reference
 // §1.8, §3.3.3), IPv6 with its prefix; untrusted, it is the real peer.

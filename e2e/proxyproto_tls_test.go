@@ -1,29 +1,9 @@
 package e2e
 
 import (
-	"net"
 	"strings"
 	"testing"
 )
-
-// ppPrefixConn writes pre in front of the first Write, so a PROXY header
-// and a TLS ClientHello leave in one segment, as balancers often send them.
-type ppPrefixConn struct {
-	net.Conn
-	pre []byte
-}
-
-func (p *ppPrefixConn) Write(b []byte) (int, error) {
-	if p.pre == nil {
-		return p.Conn.Write(b)
-	}
-	buf := append(p.pre, b...)
-	p.pre = nil
-	if _, err := p.Conn.Write(buf); err != nil {
-		return 0, err
-	}
-	return len(b), nil
-}
 
 // TestPPBeforeTLS: on a `listen ... ssl proxy_protocol` socket the header
 // is read before the TLS handshake (reference §6), whether it arrives on

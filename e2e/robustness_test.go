@@ -35,23 +35,11 @@ func TestIMAPHungAuthDoesNotBlockOthers(t *testing.T) {
 		cs = append(cs, c)
 	}
 	// All hung requests reach the auth server: auth calls run concurrently.
-	waitFor(t, func() bool { return len(r.auth.requests()) >= hung },
-		func() string { return "all 64 concurrent auth requests to reach the auth server" })
+	waitFor(t, ioWait, func() bool { return len(r.auth.requests()) >= hung },
+		func() string { return "waiting for all 64 concurrent auth requests to reach the auth server" })
 	r.loginWorks(t) // bounded by ioWait: far below the 60 s timeout
 	for _, c := range cs {
 		c.c.Close()
-	}
-}
-
-// waitFor polls cond every 10 ms for at most ioWait.
-func waitFor(t testing.TB, cond func() bool, what func() string) {
-	t.Helper()
-	deadline := time.Now().Add(ioWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", ioWait, what())
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval, bounded by deadline
 	}
 }
 
@@ -62,8 +50,8 @@ func TestIMAPStopINTWithHungAuth(t *testing.T) {
 	r := newIMAPRig(t, "", backendOpts{})
 	c := dialIMAP(t, r.port)
 	c.send("a1 LOGIN hang secret\r\n")
-	waitFor(t, func() bool { return len(r.auth.requests()) == 1 },
-		func() string { return "the auth request" })
+	waitFor(t, ioWait, func() bool { return len(r.auth.requests()) == 1 },
+		func() string { return "waiting for the auth request" })
 	if err := syscall.Kill(r.p.PID, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -14,83 +12,6 @@ import (
 // proxy_ssl_trusted_certificate, proxy_ssl_verify, proxy_ssl_name), with a
 // backend CA made by the test. The Dovecot config is the e2e template with
 // TLS switched on and the imaps/pop3s listeners given ports.
-
-type tlsDovecot struct {
-	dovecot
-	IMAPSPort, POP3SPort int
-	ca                   *tlsCA
-}
-
-// startTLSDovecot starts Dovecot with a certificate for backend.test and
-// 127.0.0.1 issued by its own CA.
-func startTLSDovecot(t *testing.T) *tlsDovecot {
-	t.Helper()
-	bin := needDovecot(t)
-	dir := daemonDir(t, "dovecot-tls")
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(nobody.Uid)
-	gid, _ := strconv.Atoi(nobody.Gid)
-	d := &tlsDovecot{dovecot: dovecot{IMAPPort: freePort(t), POP3Port: freePort(t), dir: dir},
-		IMAPSPort: freePort(t), POP3SPort: freePort(t), ca: newTLSCA(t, "backend CA")}
-	cert, key, _ := d.ca.issue(t, tlsLeafOpts{cn: "backend.test", dns: []string{"backend.test"}})
-	for _, f := range []string{cert, key} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mustWrite(t, filepath.Join(dir, filepath.Base(f)), string(b), 0o644)
-	}
-	tmpl, err := os.ReadFile("../scripts/dovecot/dovecot.conf.in")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := strings.NewReplacer("@DIR@", dir, "@IMAP_PORT@", strconv.Itoa(d.IMAPPort),
-		"@POP3_PORT@", strconv.Itoa(d.POP3Port), "@UID@", nobody.Uid, "@GID@", nobody.Gid).Replace(string(tmpl))
-	for old, repl := range map[string]string{
-		"ssl = no": fmt.Sprintf("ssl = yes\nssl_cert = <%s\nssl_key = <%s",
-			filepath.Join(dir, filepath.Base(cert)), filepath.Join(dir, filepath.Base(key))),
-		"inet_listener imaps {\n    port = 0": fmt.Sprintf("inet_listener imaps {\n    address = 127.0.0.1\n    port = %d", d.IMAPSPort),
-		"inet_listener pop3s {\n    port = 0": fmt.Sprintf("inet_listener pop3s {\n    address = 127.0.0.1\n    port = %d", d.POP3SPort),
-	} {
-		if !strings.Contains(conf, old) {
-			t.Fatalf("the Dovecot template changed: no %q in scripts/dovecot/dovecot.conf.in", old)
-		}
-		conf = strings.Replace(conf, old, repl, 1)
-	}
-	confPath := filepath.Join(dir, "dovecot.conf")
-	mustWrite(t, confPath, conf, 0o644)
-	users, err := os.ReadFile("../scripts/dovecot/users")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustWrite(t, filepath.Join(dir, "users"), string(users), 0o644)
-	md := filepath.Join(dir, "mail", dovecotUser, "Maildir")
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i, m := range dovecotMessages {
-		mustWrite(t, filepath.Join(md, "cur", fmt.Sprintf("%d.M%dP1.e2e:2,S", 1700000000+i, i)), m, 0o600)
-	}
-	if err := filepath.Walk(filepath.Join(dir, "mail"), func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Chown(p, uid, gid)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	p := startProc(t, "dovecot", "", bin, "-F", "-c", confPath)
-	p.errorLog = filepath.Join(dir, "dovecot.log")
-	for _, port := range []int{d.IMAPPort, d.POP3Port, d.IMAPSPort, d.POP3SPort} {
-		p.waitPort(t, fmt.Sprintf("127.0.0.1:%d", port))
-	}
-	return d
-}
 
 func TestTLSBackendDovecot(t *testing.T) {
 	t.Parallel()

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"crypto/sha1"
 	"crypto/tls"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,28 +9,6 @@ import (
 
 // Client certificates (reference §5, §2.2): ssl_verify_client on, optional,
 // optional_no_ca; the cert-error lines; the Auth-SSL-* headers.
-
-// tlsClientCert loads a certificate issued by ca (or self-signed) for a Go
-// client.
-func tlsClientCert(t testing.TB, ca *tlsCA, o tlsLeafOpts) (tls.Certificate, string) {
-	t.Helper()
-	o.client = true
-	certPath, keyPath, cert := ca.issue(t, o)
-	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha1.Sum(cert.Raw)
-	return pair, hex.EncodeToString(sum[:])
-}
-
-// tlsWithCert is cfg presenting pair whatever CAs the server asks for
-// (Go's client would otherwise send nothing to a server naming other CAs).
-func tlsWithCert(cfg *tls.Config, pair tls.Certificate) *tls.Config {
-	cfg = cfg.Clone()
-	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
-	return cfg
-}
 
 func TestTLSClientCertRequired(t *testing.T) {
 	t.Parallel()

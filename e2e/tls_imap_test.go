@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/tls"
-	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -10,17 +9,6 @@ import (
 
 // IMAP over TLS: implicit (listen ... ssl), STARTTLS on and only, the
 // capability lines of reference §3.1.4, ALPN, the injection defence.
-
-// tlsIMAPRig is newIMAPRig with TLS directives and listen options.
-func tlsIMAPRig(t testing.TB, ts *tlsSetup, listenOpts, extra string) *imapRig {
-	t.Helper()
-	r := &imapRig{}
-	r.be = startBackend(t, backendOpts{})
-	r.auth = startAuth(t, userAuth(r.be.Port))
-	r.port = freePort(t)
-	r.p = startProxy(t, tlsProtoConf(t, "imap", r.auth.Addr, r.port, listenOpts, ts.directives(extra)))
-	return r
-}
 
 func TestTLSIMAPImplicit(t *testing.T) {
 	t.Parallel()
@@ -76,8 +64,6 @@ func TestTLSIMAPTLS12Cipher(t *testing.T) {
 		t.Fatal("TLS 1.3 handshake succeeded with ssl_protocols TLSv1.2")
 	}
 }
-
-func (r *imapRig) tlsAddr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
 
 func TestTLSIMAPStarttls(t *testing.T) {
 	t.Parallel()

@@ -8,26 +8,6 @@ import (
 // POP3 STLS and SMTP STARTTLS on the wire (reference §3.2.1, §3.3.1, §5),
 // and implicit TLS for both, with Go clients against the scripted backends.
 
-func tlsPOP3Rig(t testing.TB, ts *tlsSetup, listenOpts, extra string) *pop3Rig {
-	t.Helper()
-	r := &pop3Rig{}
-	r.be = startPOP3Backend(t)
-	r.auth = startAuth(t, pop3Auth(r.be.Port))
-	r.port = freePort(t)
-	r.p = startProxy(t, tlsProtoConf(t, "pop3", r.auth.Addr, r.port, listenOpts, ts.directives(extra)))
-	return r
-}
-
-func tlsSMTPRig(t testing.TB, ts *tlsSetup, listenOpts, extra string) *smtpRig {
-	t.Helper()
-	r := &smtpRig{}
-	r.be = startSMTPBackend(t)
-	r.auth = startAuth(t, pop3Auth(r.be.Port))
-	r.port = freePort(t)
-	r.p = startProxy(t, tlsProtoConf(t, "smtp", r.auth.Addr, r.port, listenOpts, ts.directives(extra)))
-	return r
-}
-
 func TestTLSPOP3Stls(t *testing.T) {
 	t.Parallel()
 	ts := newTLSSetup(t)

@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Real clients over TLS: openssl s_client (implicit and -starttls
@@ -14,96 +12,6 @@ import (
 // --tls / --tls-on-connect. IMAP and POP3 go to a private Dovecot, SMTP to
 // the scripted SMTP backend. Every client verifies the proxy's
 // certificate against the test CA.
-
-// tlsRealRig is one mailproxy with six listeners: IMAP, POP3 and SMTP,
-// each implicit and with starttls on.
-type tlsRealRig struct {
-	ts                       *tlsSetup
-	imaps, imap, pop3s, pop3 int
-	smtps, smtp              int
-	auth                     *authServer
-	smtpBackend              *smtpBackend
-}
-
-func newTLSRealRig(t *testing.T) *tlsRealRig {
-	t.Helper()
-	d := startDovecot(t)
-	r := &tlsRealRig{ts: newTLSSetup(t), smtpBackend: startSMTPBackend(t)}
-	r.auth = startAuth(t, func(q *authReq) string {
-		if q.get("Auth-SSL") != "on" {
-			return authFail("TLS required", 0)
-		}
-		switch q.get("Auth-Protocol") {
-		case "smtp":
-			return authOK(r.smtpBackend.Port)
-		case "pop3":
-			if q.get("Auth-User") == dovecotUser && q.get("Auth-Pass") == dovecotPass {
-				return authOK(d.POP3Port)
-			}
-		default:
-			if q.get("Auth-User") == dovecotUser && q.get("Auth-Pass") == dovecotPass {
-				return authOK(d.IMAPPort)
-			}
-		}
-		return authFail("Invalid login or password", 0)
-	})
-	ports := make([]int, 6)
-	for i := range ports {
-		ports[i] = freePort(t)
-	}
-	r.imaps, r.imap, r.pop3s, r.pop3, r.smtps, r.smtp = ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
-	dir := t.TempDir()
-	var servers strings.Builder
-	for i, proto := range []string{"imap", "imap", "pop3", "pop3", "smtp", "smtp"} {
-		opts := "ssl"
-		if i%2 == 1 {
-			opts = ""
-		}
-		fmt.Fprintf(&servers, "    server {\n        listen 127.0.0.1:%d %s;\n        protocol %s;\n    }\n", ports[i], opts, proto)
-	}
-	conf := fmt.Sprintf(`worker_processes 2;
-error_log %s/error.log info;
-pid %s/mailproxy.pid;
-events {}
-mail {
-    server_name mx.test;
-    auth_http %s/auth;
-    starttls on;
-    ssl_certificate %s;
-    ssl_certificate_key %s;
-    smtp_auth plain login;
-    smtp_capabilities "SIZE 10485760" 8BITMIME;
-    pop3_capabilities TOP USER UIDL;
-%s}
-`, dir, dir, r.auth.Addr, r.ts.cert, r.ts.key, servers.String())
-	startProxy(t, conf)
-	return r
-}
-
-// tlsRun runs a program with input on stdin, bounded to 60 s.
-func tlsRun(t testing.TB, stdin string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(needTool(t, name), args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	done := make(chan struct{})
-	var out []byte
-	var err error
-	go func() {
-		out, err = cmd.CombinedOutput()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("%s did not finish in 60s:\n%s", name, out)
-	}
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 func TestTLSRealClients(t *testing.T) {
 	t.Parallel()

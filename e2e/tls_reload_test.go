@@ -76,17 +76,11 @@ func TestTLSReloadCertificates(t *testing.T) {
 	if err := syscall.Kill(p.PID, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		data, _ := os.ReadFile(p.errorLog)
-		if strings.Contains(string(data), "configuration reloaded") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload:\n%s", data)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	var data []byte
+	waitFor(t, 15*time.Second, func() bool {
+		data, _ = os.ReadFile(p.errorLog)
+		return strings.Contains(string(data), "configuration reloaded")
+	}, func() string { return "no reload:\n" + string(data) })
 	fresh := tlsDial(t, port, ts.clientConf)
 	fresh.expect("* OK IMAP4 ready")
 	if cn := tlsPeerCN(t, fresh); cn != "renewed.mx.test" {
@@ -101,17 +95,10 @@ func TestTLSReloadCertificates(t *testing.T) {
 	if err := syscall.Kill(p.PID, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(15 * time.Second)
-	for {
-		data, _ := os.ReadFile(p.errorLog)
-		if strings.Contains(string(data), "reload failed") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bad certificate did not fail the reload:\n%s", data)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	waitFor(t, 15*time.Second, func() bool {
+		data, _ = os.ReadFile(p.errorLog)
+		return strings.Contains(string(data), "reload failed")
+	}, func() string { return "bad certificate did not fail the reload:\n" + string(data) })
 	again := tlsDial(t, port, ts.clientConf)
 	again.expect("* OK IMAP4 ready")
 	if cn := tlsPeerCN(t, again); cn != "renewed.mx.test" {

@@ -7,8 +7,9 @@
 # (Dovecot, nginx + its mail module, Postfix, swaks, curl, HAProxy,
 # promtool, openssl, python3) when something is missing, and stops the
 # system services those packages start: the tests run their own private
-# instances on high loopback ports. Then: go vet, go build, go test
-# (unit and e2e; the e2e package builds ./cmd/mailproxy itself).
+# instances on high loopback ports. Then: go mod tidy -diff (go.mod and
+# go.sum must be tidy), go vet, go build, go test (unit and e2e; the e2e
+# package builds ./cmd/mailproxy itself).
 # Prints one summary line and exits non-zero on any failure.
 #
 # Environment: TEST_TIMEOUT (go test -timeout, default 8m),
@@ -36,7 +37,20 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 fi
 command -v go >/dev/null 2>&1 || summary_fail "no go toolchain on PATH (install Go 1.26 from https://go.dev/dl)"
 
-vet=FAIL build=FAIL tests=SKIPPED
+vet=FAIL build=FAIL tests=SKIPPED tidy=FAIL
+# go.mod must say what the code imports: a direct dependency marked
+# "// indirect", or a stale go.sum line, is a diff here. -diff changes no
+# file; it prints the diff and exits 1 (it also exits non-zero, printing
+# nothing on stdout, when it cannot load the module graph).
+say "go mod tidy -diff"
+if tidy_out=$(go mod tidy -diff); then
+	tidy=ok
+elif [ -n "$tidy_out" ]; then
+	printf '%s\n' "$tidy_out"
+	tidy="FAIL (go.mod/go.sum not tidy: run go mod tidy)"
+else
+	tidy="FAIL (go mod tidy -diff could not run)"
+fi
 say "go vet ./..."
 go vet ./... && vet=ok
 say "go build ./..."
@@ -47,8 +61,8 @@ if [ "$build" = ok ]; then
 	go test -count=1 -timeout "${TEST_TIMEOUT:-8m}" ./... && tests=ok
 fi
 
-if [ "$vet" = ok ] && [ "$build" = ok ] && [ "$tests" = ok ]; then
-	printf 'test.sh: PASS: vet ok, build ok, tests ok (%s)\n' "$(elapsed)"
+if [ "$tidy" = ok ] && [ "$vet" = ok ] && [ "$build" = ok ] && [ "$tests" = ok ]; then
+	printf 'test.sh: PASS: tidy ok, vet ok, build ok, tests ok (%s)\n' "$(elapsed)"
 	exit 0
 fi
-summary_fail "vet $vet, build $build, tests $tests"
+summary_fail "tidy $tidy, vet $vet, build $build, tests $tests"

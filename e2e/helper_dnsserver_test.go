@@ -218,3 +218,40 @@ func dnsReadName(m []byte, off int) (string, int, bool) {
 	}
 	return "", 0, false
 }
+
+// resolverTable fills d with one client address per case.
+func resolverTable(d *dnsServer) {
+	ip := netip.MustParseAddr
+	d.ptr("127.0.0.2", dnsAnswer{names: []string{"ok.test"}})
+	d.fwd("ok.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.2")}})
+	// 127.0.0.3: no PTR record at all (NXDOMAIN).
+	d.ptr("127.0.0.4", dnsAnswer{rcode: 2})
+	d.ptr("127.0.0.5", dnsAnswer{names: []string{"bad_name.test"}})
+	d.fwd("bad_name.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.5")}})
+	d.ptr("127.0.0.6", dnsAnswer{names: []string{"has space.test"}})
+	d.fwd("has space.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.6")}})
+	d.ptr("127.0.0.7", dnsAnswer{names: []string{"mismatch.test"}})
+	d.fwd("mismatch.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.99")}})
+	d.ptr("127.0.0.8", dnsAnswer{names: []string{"fwdnx.test"}}) // no A record: NXDOMAIN
+	d.ptr("127.0.0.9", dnsAnswer{names: []string{"fwdfail.test"}})
+	d.fwd("fwdfail.test", dnsAnswer{rcode: 2})
+	d.ptr("127.0.0.10", dnsAnswer{hang: true})
+	d.ptr("127.0.0.11", dnsAnswer{}) // NOERROR, no answer
+	d.ptr("127.0.0.12", dnsAnswer{names: []string{"fwdempty.test"}})
+	d.fwd("fwdempty.test", dnsAnswer{})
+	d.ptr("127.0.0.13", dnsAnswer{names: []string{"fwdhang.test"}})
+	d.fwd("fwdhang.test", dnsAnswer{hang: true})
+	d.ptr("127.0.0.14", dnsAnswer{names: []string{"Multi-1.Example.test"}})
+	d.fwd("multi-1.example.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.99"), ip("127.0.0.14")}})
+	d.ptr("127.0.0.15", dnsAnswer{names: []string{"first.test", "second.test"}})
+	d.fwd("first.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.15")}})
+	d.fwd("second.test", dnsAnswer{addrs: []netip.Addr{ip("127.0.0.15")}})
+}
+
+// resolverRig is an SMTP rig whose mail{} uses the fake DNS server.
+func newResolverRig(t *testing.T, extra string) (*smtpRig, *dnsServer) {
+	t.Helper()
+	d := startDNS(t)
+	resolverTable(d)
+	return newSMTPRig(t, "resolver "+d.Addr+";\nresolver_timeout 1s;\n"+extra), d
+}

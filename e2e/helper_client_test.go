@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,4 +130,33 @@ func trunc(s string) string {
 		return s[:200] + "..."
 	}
 	return s
+}
+
+// localPort is the client side's port of c, as mailproxy sees it.
+func (c *client) localPort() string {
+	return strconv.Itoa(c.c.LocalAddr().(*net.TCPAddr).Port)
+}
+
+// expectNothingYet checks that the server has sent nothing within a short
+// read window (a negative check: it never waits for something to happen).
+func (c *client) expectNothingYet() {
+	c.t.Helper()
+	_ = c.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	b, err := c.r.ReadByte()
+	var ne net.Error
+	if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+		c.t.Fatalf("want no bytes yet, got %q, %v", b, err)
+	}
+}
+
+// dialFrom connects to 127.0.0.1:port from source address ip.
+func dialFrom(t testing.TB, ip string, port int) *client {
+	t.Helper()
+	d := net.Dialer{Timeout: ioWait, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c, err := d.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatalf("dial %d from %s: %v", port, ip, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &client{t: t, c: c, r: bufio.NewReaderSize(c, 64<<10)}
 }

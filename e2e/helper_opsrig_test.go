@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -155,35 +159,31 @@ func (r *opsRig) scrape(t testing.TB) opsMetrics {
 // waitMetrics polls /metrics until ok accepts a scrape, and returns it.
 func (r *opsRig) waitMetrics(t testing.TB, what string, ok func(opsMetrics) bool) opsMetrics {
 	t.Helper()
-	deadline := time.Now().Add(opsWait)
-	for {
-		m := r.scrape(t)
-		if ok(m) {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics: %s not reached within %v; last scrape:\n%s", what, opsWait, m.grep("mailproxy_"))
+	var m opsMetrics
+	waitFor(t, opsWait, func() bool {
+		if m = r.scrape(t); ok(m) {
+			return true
 		}
 		r.p.mustBeAlive(t)
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+		return false
+	}, func() string {
+		return fmt.Sprintf("metrics: %s not reached within %v; last scrape:\n%s", what, opsWait, m.grep("mailproxy_"))
+	})
+	return m
 }
 
 // waitLog polls the error log until it contains n lines holding substr.
 func (r *opsRig) waitLog(t testing.TB, substr string, n int) string {
 	t.Helper()
-	deadline := time.Now().Add(opsWait)
-	for {
-		data, _ := os.ReadFile(r.errorLog())
-		if strings.Count(string(data), substr) >= n {
-			return string(data)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("error log has %d lines with %q, want %d, after %v:\n%s",
-				strings.Count(string(data), substr), substr, n, opsWait, tail(string(data), 4000))
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	var data []byte
+	waitFor(t, opsWait, func() bool {
+		data, _ = os.ReadFile(r.errorLog())
+		return strings.Count(string(data), substr) >= n
+	}, func() string {
+		return fmt.Sprintf("error log has %d lines with %q, want %d, after %v:\n%s",
+			strings.Count(string(data), substr), substr, n, opsWait, tail(string(data), 4000))
+	})
+	return string(data)
 }
 
 // opsLoginLine is the fake backend's answer to LOGIN, relayed by the proxy.
@@ -264,4 +264,110 @@ func echoWorks(c *client, tag, text string) {
 	c.t.Helper()
 	c.send(tag + " ECHO " + text + "\r\n")
 	c.expect("* ECHO "+text, tag+" OK ECHO completed")
+}
+
+// newOpsRigListen is newOpsRig with parameters after the IMAP listen
+// address (" proxy_protocol").
+func newOpsRigListen(t testing.TB, o opsOpts, params string) *opsRig {
+	t.Helper()
+	if params == "" {
+		return newOpsRig(t, o)
+	}
+	if o.level == "" {
+		o.level = "info"
+	}
+	r := &opsRig{opts: o, dir: t.TempDir()}
+	r.be = startBackend(t, backendOpts{})
+	r.auth = startAuth(t, userAuth(r.be.Port))
+	r.port = freePort(t)
+	r.port2 = freePort(t)
+	r.admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	conf := strings.Replace(r.conf(false, ""), "listen 127.0.0.1:"+strconv.Itoa(r.port)+";",
+		"listen 127.0.0.1:"+strconv.Itoa(r.port)+params+";", 1)
+	// startProxy probes the listen address with a bare TCP connect, which a
+	// PROXY listener answers by closing: harmless.
+	r.p = startProxy(t, conf)
+	r.confPath = r.p.cmd.Args[len(r.p.cmd.Args)-1]
+	return r
+}
+
+// opsLoad runs IMAP logins from several goroutines until stopped, bounded
+// in count and in time, and remembers every failure.
+type opsLoad struct {
+	ok, failed atomic.Int64
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	errs       []string
+}
+
+// opsStartLoad starts workers logging in on port; each stops after
+// perWorker logins, after limit, or when end is called.
+func opsStartLoad(port, workers, perWorker int, limit time.Duration) *opsLoad {
+	l := &opsLoad{stop: make(chan struct{})}
+	deadline := time.Now().Add(limit)
+	for w := range workers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; i < perWorker && time.Now().Before(deadline); i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				if err := opsLogin(port, fmt.Sprintf("w%d", w), "pass"); err != nil {
+					l.failed.Add(1)
+					l.mu.Lock()
+					if len(l.errs) < 20 {
+						l.errs = append(l.errs, fmt.Sprintf("worker %d login %d: %v", w, i, err))
+					}
+					l.mu.Unlock()
+					continue
+				}
+				l.ok.Add(1)
+			}
+		}()
+	}
+	return l
+}
+
+// waitMore waits until n more logins have succeeded, so that each reload
+// lands in the middle of traffic.
+func (l *opsLoad) waitMore(t testing.TB, n int64) {
+	t.Helper()
+	target := l.ok.Load() + n
+	waitFor(t, opsWait, func() bool { return l.ok.Load() >= target }, func() string {
+		return fmt.Sprintf("load: %d logins ok, %d failed; want %d ok within %v (workers done?)", l.ok.Load(), l.failed.Load(), target, opsWait)
+	})
+}
+
+// end stops the workers and fails the test on any failed login.
+func (l *opsLoad) end(t testing.TB) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	if n := l.failed.Load(); n > 0 {
+		t.Fatalf("%d of %d logins failed during reloads:\n%s", n, n+l.ok.Load(), strings.Join(l.errs, "\n"))
+	}
+	t.Logf("%d logins, none failed", l.ok.Load())
+}
+
+// opsRun runs the mailproxy binary with args (bounded) and returns its
+// combined output and exit code.
+func opsRun(t testing.TB, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, mailproxyBin, args...).CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("mailproxy %v did not exit within 20s; output:\n%s", args, out)
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("mailproxy %v: %v", args, err)
+	}
+	return string(out), 0
 }

@@ -88,7 +88,7 @@ func dialPOP3(t testing.TB, port int) *client {
 //	QUIT        +OK fake pop3 bye, close
 //	other       -ERR unknown command
 //
-// pop3Backend is a scripted POP3 backend (fakeserver_test.go).
+// pop3Backend is a scripted POP3 backend (helper_fakeserver_test.go).
 type pop3Backend = fakeServer[backendSession]
 
 const (

@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // smtpRig is mailproxy with one SMTP listener, a test auth server and a
@@ -52,7 +54,7 @@ func dialSMTP(t testing.TB, port int) *client {
 //	QUIT        221 2.0.0 Bye, close
 //	other       502 5.5.2 Error: command not recognized
 //
-// smtpBackend is a scripted SMTP backend (fakeserver_test.go).
+// smtpBackend is a scripted SMTP backend (helper_fakeserver_test.go).
 type smtpBackend = fakeServer[smtpBackendSession]
 
 // smtpBackendSession records one connection: every line as received
@@ -163,4 +165,90 @@ func smtpDial6(t testing.TB, port int) *client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return &client{t: t, c: c, r: bufio.NewReaderSize(c, 64<<10)}
+}
+
+// tlsSkipFirstWrite drops the scripted backend's greeting after STARTTLS:
+// RFC 3207 has the client speak first on the new TLS session.
+type tlsSkipFirstWrite struct {
+	net.Conn
+	skipped bool
+}
+
+// tlsSMTPBackend serves smtpBackendServe over TLS; starttls picks the
+// STARTTLS dialogue, otherwise TLS from the first byte. plain records the
+// plaintext lines of each STARTTLS dialogue.
+type tlsSMTPBackend struct {
+	Port     int
+	mu       sync.Mutex
+	sessions []*smtpBackendSession
+	plain    []string
+}
+
+func startTLSSMTPBackend(t testing.TB, cfg *tls.Config, starttls bool) *tlsSMTPBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &tlsSMTPBackend{Port: ln.Addr().(*net.TCPAddr).Port}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+				var conn net.Conn = c
+				if starttls {
+					r := bufio.NewReader(c)
+					var seen []string
+					_, _ = io.WriteString(c, "220 tls.backend ESMTP\r\n")
+					for {
+						l, err := r.ReadString('\n')
+						if err != nil {
+							return
+						}
+						seen = append(seen, l)
+						if strings.HasPrefix(strings.ToUpper(l), "EHLO ") {
+							_, _ = io.WriteString(c, "250-tls.backend\r\n250 STARTTLS\r\n")
+							continue
+						}
+						if strings.ToUpper(strings.TrimSpace(l)) == "STARTTLS" {
+							_, _ = io.WriteString(c, "220 2.0.0 Ready to start TLS\r\n")
+							break
+						}
+						_, _ = io.WriteString(c, "530 5.7.0 Must issue a STARTTLS command first\r\n")
+					}
+					b.mu.Lock()
+					b.plain = append(b.plain, strings.Join(seen, ""))
+					b.mu.Unlock()
+					tc := tls.Server(c, cfg)
+					if tc.Handshake() != nil {
+						return
+					}
+					conn = &tlsSkipFirstWrite{Conn: tc}
+				} else {
+					tc := tls.Server(c, cfg)
+					if tc.Handshake() != nil {
+						return
+					}
+					conn = tc
+				}
+				s := &smtpBackendSession{}
+				b.mu.Lock()
+				b.sessions = append(b.sessions, s)
+				b.mu.Unlock()
+				smtpBackendServe(conn, s)
+			}()
+		}
+	}()
+	return b
 }

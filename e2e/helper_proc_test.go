@@ -145,22 +145,19 @@ func (p *proc) waitPort(t testing.TB, addr string) {
 // waitListen is waitPort for any network ("tcp", "unix").
 func (p *proc) waitListen(t testing.TB, network, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(startWait)
-	for {
+	waitFor(t, startWait, func() bool {
 		c, err := net.DialTimeout(network, addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return true
 		}
-		select {
-		case <-p.done:
+		if !p.alive() {
 			t.Fatalf("%s exited before listening on %s: %v\n%s", p.name, addr, p.waitErr, p.logs())
-		case <-time.After(20 * time.Millisecond): // poll interval, bounded by deadline
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not accept on %s after %v\n%s", p.name, addr, startWait, p.logs())
-		}
-	}
+		return false
+	}, func() string {
+		return fmt.Sprintf("%s does not accept on %s after %v\n%s", p.name, addr, startWait, p.logs())
+	})
 }
 
 // alive reports whether the process is still running.
@@ -296,4 +293,60 @@ func indent(s, pre string) string {
 		lines[i] = pre + strings.TrimSpace(l)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// procFDs counts the open file descriptors of process pid, leaving out
+// its TCP sockets connected to peer ("127.0.0.1:PORT"; "" leaves out
+// none): the kept-alive auth_http connections, whose number is the auth
+// client's keepalive policy (per loop, per in-flight call), not a leak.
+func procFDs(t testing.TB, pid int, peer string) int {
+	t.Helper()
+	skip := map[string]bool{}
+	if peer != "" {
+		for inode := range tcpInodesTo(t, pid, peer) {
+			skip["socket:["+inode+"]"] = true
+		}
+	}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if link, err := os.Readlink(dir + "/" + e.Name()); err == nil && skip[link] {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// tcpInodesTo returns the socket inodes of pid's IPv4 TCP connections whose
+// remote end is peer, from /proc/PID/net/tcp (addresses in hex, the IP in
+// host byte order on little-endian machines: 127.0.0.1 is 0100007F).
+func tcpInodesTo(t testing.TB, pid int, peer string) map[string]bool {
+	t.Helper()
+	host, port, err := net.SplitHostPort(peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := net.ParseIP(host).To4()
+	p, err := strconv.Atoi(port)
+	if ip == nil || err != nil {
+		t.Fatalf("peer %q: want an IPv4 host:port", peer)
+	}
+	want := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], p)
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && f[2] == want {
+			out[f[9]] = true
+		}
+	}
+	return out
 }

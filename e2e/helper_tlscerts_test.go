@@ -6,9 +6,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -223,4 +225,26 @@ func tlsMustExist(t testing.TB, path string) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// tlsClientCert loads a certificate issued by ca (or self-signed) for a Go
+// client.
+func tlsClientCert(t testing.TB, ca *tlsCA, o tlsLeafOpts) (tls.Certificate, string) {
+	t.Helper()
+	o.client = true
+	certPath, keyPath, cert := ca.issue(t, o)
+	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum(cert.Raw)
+	return pair, hex.EncodeToString(sum[:])
+}
+
+// tlsWithCert is cfg presenting pair whatever CAs the server asks for
+// (Go's client would otherwise send nothing to a server naming other CAs).
+func tlsWithCert(cfg *tls.Config, pair tls.Certificate) *tls.Config {
+	cfg = cfg.Clone()
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
+	return cfg
 }
