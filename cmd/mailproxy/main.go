@@ -240,9 +240,8 @@ func serve(conf string, stderr io.Writer) int {
 // gnet's loops block in epoll_wait holding their P; with no idle P left,
 // the runtime's sysmon takes the P back after 20 µs of every wait and the
 // loop thread must get one again when it wakes: thread hand-offs on every
-// event. Measured on 2 cores with 2 loops (bench/RESULTS.md, "GOMAXPROCS"):
-// 3 Ps use 4-7% less CPU per login than 4, and 2 are clearly worse (more
-// Ps only add idle threads spinning for work).
+// event. The choice was measured (bench/RESULTS.md, "GOMAXPROCS"): more Ps
+// only add idle threads spinning for work, fewer starve the goroutines.
 func setMaxProcs(loops int) {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return

@@ -19,9 +19,9 @@ import (
 // is first registered in Go's own poller (epoll_ctl ADD, getsockname,
 // getpeername, setsockopt), then an ants goroutine dups the fd, queues the
 // registration on the loop, waits for it, and closes the original (epoll_ctl
-// DEL, close). That is 7-8 system calls and three goroutine hand-offs per
-// connection, twice per login (the client and the backend); strace showed
-// mailproxy making 62-72 system calls per login against nginx's 35.
+// DEL, close): several system calls and three goroutine hand-offs per
+// connection, twice per login (the client and the backend). bench/RESULTS.md
+// has the strace counts.
 //
 // Register adopts a socket the way gnet's own acceptor does: it builds
 // gnet's conn around the fd with gnet's (unexported) constructor and runs
