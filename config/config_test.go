@@ -291,7 +291,7 @@ func TestMainContext(t *testing.T) {
 		c.WorkerConnections != 10000 || c.Admin == nil || c.Admin.Listen != "127.0.0.1:9145" {
 		t.Fatalf("main: %+v", c)
 	}
-	if !reflect.DeepEqual(c.ErrorLogs, []LogTarget{{"/tmp/mailproxy-test-error.log", "warn"}, {"stderr", "error"}}) {
+	if !reflect.DeepEqual(c.ErrorLogs, []LogTarget{{Path: "/tmp/mailproxy-test-error.log", Level: "warn"}, {Path: "stderr", Level: "error"}}) {
 		t.Fatalf("error_log: %+v", c.ErrorLogs)
 	}
 	var msgs []string

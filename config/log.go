@@ -60,9 +60,11 @@ func LevelName(l slog.Level) string {
 
 // logOutput is one error_log target.
 type logOutput struct {
-	path  string // "stderr" or a file path
-	level slog.Level
-	f     *os.File // nil for stderr
+	path    string // "stderr", a file path, or "syslog:..." / "memory:..." as written
+	level   slog.Level
+	f       *os.File      // nil for stderr, syslog and memory
+	sys     *syslogSender // syslog: targets
+	discard bool          // memory: targets
 }
 
 // logShared is what all handlers derived from one NewLogHandler share.
@@ -90,7 +92,9 @@ type LogHandler struct {
 }
 
 // NewLogHandler opens every target (files with O_APPEND|O_CREATE, mode
-// 0644; "stderr" is the process's stderr). An empty list means stderr at
+// 0644; "stderr" is the process's stderr). A syslog target connects on its
+// first message, from its own goroutine (syslog_send.go); a memory target
+// takes its messages and discards them. An empty list means stderr at
 // error, nginx's default level.
 func NewLogHandler(targets []LogTarget) (*LogHandler, error) {
 	if len(targets) == 0 {
@@ -107,7 +111,12 @@ func NewLogHandler(targets []LogTarget) (*LogHandler, error) {
 			}
 		}
 		o := &logOutput{path: t.Path, level: lv}
-		if t.Path != "stderr" {
+		switch {
+		case t.Syslog != nil:
+			o.sys = newSyslogSender(t.Syslog, &sh.mu, sh.report)
+		case t.Memory > 0:
+			o.discard = true
+		case t.Path != "stderr":
 			f, err := logOpen(t.Path)
 			if err != nil {
 				sh.close()
@@ -129,21 +138,33 @@ func logOpen(path string) (*os.File, error) {
 	return f, nil
 }
 
-func (sh *logShared) close() {
+// close closes the files and returns the syslog senders, for the caller
+// to close once it has released mu.
+func (sh *logShared) close() []*syslogSender {
+	var sys []*syslogSender
 	for _, o := range sh.outs {
 		if o.f != nil {
 			o.f.Close()
 		}
+		if o.sys != nil {
+			sys = append(sys, o.sys)
+		}
 	}
+	return sys
 }
 
-// Reopen reopens every log file (after logrotate moved it: USR1). On a
-// failure the old file stays in use and the first error is returned.
+// Reopen reopens every log file (after logrotate moved it: USR1) and makes
+// syslog targets reconnect before their next message (a syslog daemon
+// restarted with a new socket). On a failure the old file stays in use and
+// the first error is returned.
 func (h *LogHandler) Reopen() error {
 	h.sh.mu.Lock()
 	defer h.sh.mu.Unlock()
 	var first error
 	for _, o := range h.sh.outs {
+		if o.sys != nil {
+			o.sys.redial.Store(true)
+		}
 		if o.f == nil {
 			continue
 		}
@@ -160,11 +181,15 @@ func (h *LogHandler) Reopen() error {
 	return first
 }
 
-// Close closes the log files; stderr stays open.
+// Close closes the log files and flushes and closes the syslog targets
+// (waiting a bounded time); stderr stays open.
 func (h *LogHandler) Close() error {
 	h.sh.mu.Lock()
-	defer h.sh.mu.Unlock()
-	h.sh.close()
+	sys := h.sh.close()
+	h.sh.mu.Unlock()
+	for _, s := range sys {
+		s.closeOwned()
+	}
 	return nil
 }
 
@@ -199,12 +224,23 @@ func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 	b = append(b, h.attrs...)
 	b = append(b, tail...)
 	b = append(b, '\n')
+	return h.sh.write(t, r.Level, b, true)
+}
 
-	h.sh.mu.Lock()
-	defer h.sh.mu.Unlock()
+// write sends one formatted line (ending in a newline) to every output
+// whose level it meets; to the syslog ones only when toSyslog.
+func (sh *logShared) write(t time.Time, level slog.Level, b []byte, toSyslog bool) error {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	var first error
-	for _, o := range h.sh.outs {
-		if r.Level < o.level {
+	for _, o := range sh.outs {
+		if level < o.level || o.discard {
+			continue
+		}
+		if o.sys != nil {
+			if toSyslog {
+				o.sys.send(o.sys.datagram(t, level, b[:len(b)-1]))
+			}
 			continue
 		}
 		w := o.f
@@ -216,6 +252,47 @@ func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 		}
 	}
 	return first
+}
+
+// report writes a line about the logging itself (a syslog server that
+// does not answer) to the file and stderr outputs, never to syslog; when
+// there are only syslog and memory outputs, to stderr, so it is not lost.
+// Called from a syslog sender's goroutine.
+func (sh *logShared) report(level slog.Level, msg string) {
+	t := time.Now()
+	b := t.AppendFormat(make([]byte, 0, 128+len(msg)), "2006/01/02 15:04:05")
+	b = append(b, " ["...)
+	b = append(b, LevelName(level)...)
+	b = append(b, "] "...)
+	b = append(b, sh.pid...)
+	b = append(b, "#0: "...)
+	b = append(b, msg...)
+	b = append(b, '\n')
+	sh.mu.Lock()
+	plain := false
+	for _, o := range sh.outs {
+		plain = plain || (o.sys == nil && !o.discard)
+	}
+	sh.mu.Unlock()
+	if !plain {
+		os.Stderr.Write(b)
+		return
+	}
+	sh.write(t, level, b, false)
+}
+
+// SyslogDropped is the number of messages this handler's syslog targets
+// dropped (queue full, or the send failed).
+func (h *LogHandler) SyslogDropped() uint64 {
+	h.sh.mu.Lock()
+	defer h.sh.mu.Unlock()
+	var n uint64
+	for _, o := range h.sh.outs {
+		if o.sys != nil {
+			n += o.sys.dropped.Load()
+		}
+	}
+	return n
 }
 
 // appendAttr formats one attribute, picking out "conn" and "while".

@@ -107,12 +107,22 @@ var logLevels = map[string]bool{"emerg": true, "alert": true, "crit": true, "err
 // parseLogTarget reads error_log FILE [LEVEL...] (ngx_log_set_levels).
 func parseLogTarget(p *parser, d *node) (LogTarget, error) {
 	t := LogTarget{Path: d.args[0], Level: "error"}
-	for _, pre := range []string{"syslog:", "memory:"} {
-		if strings.HasPrefix(t.Path, pre) {
-			return t, d.nodeErr(`"error_log %s..." is not supported by mailproxy yet`, pre)
+	if args, ok := strings.CutPrefix(t.Path, "syslog:"); ok {
+		st, err := parseSyslog(p, d, args)
+		if err != nil {
+			return t, err
 		}
+		t.Syslog = st
+	} else if size, ok := strings.CutPrefix(t.Path, "memory:"); ok {
+		n, err := parseMemory(d, size)
+		if err != nil {
+			return t, err
+		}
+		t.Memory = n
+		p.notice("notice", d, `"error_log %s" is accepted and discarded: mailproxy keeps no in-memory debug log; use a file or syslog: target`, t.Path)
+	} else {
+		t.Path = p.path(t.Path)
 	}
-	t.Path = p.path(t.Path)
 	found := false
 	for _, lv := range d.args[1:] {
 		switch {

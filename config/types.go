@@ -31,8 +31,22 @@ type Notice struct {
 
 // LogTarget is one error_log destination.
 type LogTarget struct {
-	Path  string // file path, or "stderr"
-	Level string // debug info notice warn error crit alert emerg; default "error"
+	Path   string        // file path, "stderr", or the "syslog:..." / "memory:..." word as written
+	Level  string        // debug info notice warn error crit alert emerg; default "error"
+	Syslog *SyslogTarget // set for syslog: targets
+	Memory int           // buffer size of a memory: target (accepted and discarded, see README)
+}
+
+// SyslogTarget is the parsed "syslog:" parameter list of an error_log
+// (ngx_syslog_parse_args).
+type SyslogTarget struct {
+	Network    string // "udp" or "unixgram"
+	Addr       string // "ip:port" (the first address of a host name, resolved at load) or a socket path
+	Server     string // server= as written, for messages
+	Facility   int    // facility code: kern 0 ... local7 23; default local7
+	Severity   int    // severity= (0 emerg ... 7 debug; default info): parsed only, as in nginx an error_log message carries its own level
+	Tag        string // default "nginx"; "tag=" gives an empty tag, as nginx
+	NoHostname bool
 }
 
 // Mail is the mail{} block.
