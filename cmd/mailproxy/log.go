@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
 
 	"mailproxy/config"
+	"mailproxy/loop"
 )
 
 // stderrf prints one nginx-style startup line: "mailproxy: [emerg] msg".
@@ -63,4 +68,46 @@ func logsToStderr(cfg *config.Config) bool {
 		}
 	}
 	return false
+}
+
+// nginxCompat is the nginx release whose mail module mailproxy is checked
+// against; it appears in the start-up line.
+const nginxCompat = "1.22.1"
+
+// versionLine is the start-up line naming the version. It keeps
+// mailproxy's own name first and carries "nginx/1.22.1" so that a tool
+// grepping an nginx error log for `nginx/[0-9.]+` finds it after a
+// migration too.
+func versionLine() string {
+	return "mailproxy/" + loop.Version + " (nginx/" + nginxCompat + " compatible)"
+}
+
+// logStartup writes, at notice, the lines nginx writes into every
+// main-context error log when it starts: the event method, the version,
+// the OS and the descriptor limit.
+func logStartup(log *slog.Logger) {
+	ctx := context.Background()
+	switch runtime.GOOS {
+	case "linux":
+		log.Log(ctx, config.LevelNotice, `using the "epoll" event method`)
+	case "darwin", "freebsd", "netbsd", "openbsd", "dragonfly":
+		log.Log(ctx, config.LevelNotice, `using the "kqueue" event method`)
+	}
+	log.Log(ctx, config.LevelNotice, versionLine())
+	log.Log(ctx, config.LevelNotice, "OS: "+osName())
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+		log.Log(ctx, config.LevelNotice, fmt.Sprintf("getrlimit(RLIMIT_NOFILE): %d:%d", lim.Cur, lim.Max))
+	}
+}
+
+// osName is "Linux 6.1.0-18-amd64" (uname's sysname and release, as nginx
+// prints them), or GOOS where /proc does not say.
+func osName() string {
+	typ, err1 := os.ReadFile("/proc/sys/kernel/ostype")
+	rel, err2 := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err1 != nil || err2 != nil {
+		return runtime.GOOS
+	}
+	return strings.TrimSpace(string(typ)) + " " + strings.TrimSpace(string(rel))
 }

@@ -201,6 +201,9 @@ func serve(conf string, stderr io.Writer) int {
 		stderrf(stderr, "emerg", "%v", err)
 		return 1
 	}
+	// Flush the syslog targets last: the main ones with lh, then the
+	// server-level ones, so the final lines reach the syslog server.
+	defer config.CloseSyslog()
 	defer lh.Close()
 	logNotices(log, cfg.Notices)
 	if !logsToStderr(cfg) {
@@ -216,6 +219,7 @@ func serve(conf string, stderr io.Writer) int {
 			log.Log(context.Background(), config.LevelAlert, fmt.Sprintf("setrlimit(RLIMIT_NOFILE, %d) failed %s", n, errnoText(err)))
 		}
 	}
+	logStartup(log)
 	if cfg.Pid != "" {
 		if err := os.WriteFile(cfg.Pid, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			msg := fmt.Sprintf(`open() "%s" failed %s`, cfg.Pid, errnoText(err))
