@@ -23,5 +23,7 @@
 //     takes port 0 there. Port ranges are not accepted.
 //
 // The package also provides the slog levels and the nginx-style log
-// handler shared by the command and the engine (log.go).
+// handler shared by the command and the engine (log.go), with syslog
+// targets in nginx's BSD-syslog format (RFC 3164 section 4.1; syslog.go,
+// syslog_send.go).
 package config
