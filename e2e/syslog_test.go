@@ -496,8 +496,13 @@ mail {
 			}
 		}
 	}
-	if !lineRe.MatchString(p.out.String()) {
-		t.Fatalf("stderr has no start-up version line:\n%s", p.out.String())
+	// stderr reaches p.out through a pipe copied by another goroutine: poll.
+	deadline := time.Now().Add(syslogWait)
+	for !lineRe.MatchString(p.out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr has no start-up version line:\n%s", p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
 	}
 }
 
