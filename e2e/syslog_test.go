@@ -326,17 +326,13 @@ mail {
 // sessions end, after the client saw the close).
 func waitFileContains(t testing.TB, path, s string) string {
 	t.Helper()
-	deadline := time.Now().Add(syslogWait)
-	for {
-		data, err := os.ReadFile(path)
-		if err == nil && strings.Contains(string(data), s) {
-			return string(data)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not contain %q: %v\n%s", path, s, err, data)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	var data []byte
+	var err error
+	waitFor(t, syslogWait, func() bool {
+		data, err = os.ReadFile(path)
+		return err == nil && strings.Contains(string(data), s)
+	}, func() string { return fmt.Sprintf("%s does not contain %q: %v\n%s", path, s, err, data) })
+	return string(data)
 }
 
 // A syslog server that is down (nothing on the UDP port: ECONNREFUSED; a
@@ -497,13 +493,8 @@ mail {
 		}
 	}
 	// stderr reaches p.out through a pipe copied by another goroutine: poll.
-	deadline := time.Now().Add(syslogWait)
-	for !lineRe.MatchString(p.out.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("stderr has no start-up version line:\n%s", p.out.String())
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
+	waitFor(t, syslogWait, func() bool { return lineRe.MatchString(p.out.String()) },
+		func() string { return "stderr has no start-up version line:\n" + p.out.String() })
 }
 
 // The same config through nginx 1.22 and mailproxy: the datagrams of the
