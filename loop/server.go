@@ -58,13 +58,19 @@ type listenerRT struct {
 	closing atomic.Bool
 }
 
+// submitter takes blocking work off the loops without blocking: the
+// worker pool (NewPool), or a test's stand-in.
+type submitter interface {
+	TrySubmit(f func()) bool
+}
+
 // runtimeState is the whole running proxy.
 type runtimeState struct {
 	cfg      atomic.Pointer[config.Config]
 	log      *slog.Logger
 	eng      gnet.Engine
 	raw      *gnetx.Engine // the loops, as loop/gnetx registers sockets on them
-	pool     *Pool
+	pool     submitter // the worker pool (pool.go)
 	clock    *clock
 	loops    sync.Map // gnet.EventLoop -> *loopState
 	nloops   atomic.Int32
@@ -102,7 +108,8 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 	rt.cfg.Store(cfg)
 	panicLog.Store(log)
 	workers := 64 * n
-	rt.pool = NewPool(workers, 16*workers)
+	pool := NewPool(workers, 16*workers)
+	rt.pool = pool
 	rt.clock = newClock()
 	defer rt.clock.close()
 	defer func() {
