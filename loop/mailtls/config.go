@@ -23,8 +23,9 @@ import (
 //     the client supports (RSA + ECDSA, or one set per domain: SNI
 //     selection, which nginx's mail module lacks). "data:" values work;
 //     "engine:" and "store:" keys are an error.
-//   - ssl_password_file: passphrases tried in turn on encrypted PEM keys
-//     ("Proc-Type: 4,ENCRYPTED"); encrypted PKCS#8 keys are an error.
+//   - ssl_password_file: passphrases tried in turn on encrypted keys,
+//     PKCS#8 ("ENCRYPTED PRIVATE KEY", PBES2: see DecryptPKCS8) or
+//     legacy PEM ("Proc-Type: 4,ENCRYPTED").
 //   - ssl_protocols: lowest and highest version listed (TLSv1 .. TLSv1.3).
 //   - ssl_ciphers: OpenSSL cipher names listed explicitly become the TLS 1.2
 //     suite list, in order; keyword strings ("HIGH:!aNULL:!MD5") keep Go's
@@ -271,8 +272,23 @@ func tlsLoadPairs(certs, keys []string, passFile string) ([]tls.Certificate, err
 	return out, nil
 }
 
-// tlsDecryptKey decrypts a legacy encrypted PEM key with the first
-// password that works; other keys are returned as they are.
+// The [emerg] texts nginx 1.22 prints with OpenSSL 3.0 when a key cannot
+// be decrypted, kept word for word for operators and tools that look for
+// them: for an encrypted PKCS#8 key, no passphrase (no ssl_password_file,
+// and no terminal to ask on) or none right (OpenSSL's error queue then
+// holds the same entries twice, whatever the number of passphrases); the
+// same two for a legacy "Proc-Type: 4,ENCRYPTED" key.
+const (
+	tlsKeyNoPasswordPKCS8  = "PEM_read_bio_PrivateKey() failed (SSL: error:1400006B:UI routines::processing error:while reading strings error:0480006D:PEM routines::problems getting password error:07880109:common libcrypto routines::interrupted or cancelled error:07880109:common libcrypto routines::interrupted or cancelled error:1C80009F:Provider routines::unable to get passphrase error:1400006B:UI routines::processing error:while reading strings error:0480006D:PEM routines::problems getting password error:07880109:common libcrypto routines::interrupted or cancelled error:04800068:PEM routines::bad password read)"
+	tlsKeyBadPKCS8         = "PEM_read_bio_PrivateKey() failed (SSL: error:1C800064:Provider routines::bad decrypt error:11800074:PKCS12 routines::pkcs12 cipherfinal error:maybe wrong password error:1C800064:Provider routines::bad decrypt error:11800074:PKCS12 routines::pkcs12 cipherfinal error:maybe wrong password)"
+	tlsKeyNoPasswordLegacy = "PEM_read_bio_PrivateKey() failed (SSL: error:1400006B:UI routines::processing error:while reading strings error:0480006D:PEM routines::problems getting password error:07880109:common libcrypto routines::interrupted or cancelled error:07880109:common libcrypto routines::interrupted or cancelled error:04800068:PEM routines::bad password read)"
+	tlsKeyBadLegacy        = "PEM_read_bio_PrivateKey() failed (SSL: error:1C800064:Provider routines::bad decrypt error:04800065:PEM routines::bad decrypt)"
+)
+
+// tlsDecryptKey decrypts the encrypted PEM blocks of a key file, encrypted
+// PKCS#8 ("ENCRYPTED PRIVATE KEY") or legacy ("Proc-Type: 4,ENCRYPTED"),
+// with the first of passwords that works, in file order as nginx tries
+// them; other blocks are returned as they are.
 func tlsDecryptKey(kb []byte, passwords [][]byte) ([]byte, error) {
 	var out []byte
 	rest := kb
@@ -282,34 +298,72 @@ func tlsDecryptKey(kb []byte, passwords [][]byte) ([]byte, error) {
 			break
 		}
 		rest = r
-		if block.Type == "ENCRYPTED PRIVATE KEY" {
-			return nil, errors.New("encrypted PKCS#8 keys are not supported; convert with `openssl pkey -traditional -aes256`")
-		}
+		pkcs8 := block.Type == "ENCRYPTED PRIVATE KEY"
 		//lint:ignore SA1019 legacy PEM encryption is what ssl_password_file protects
-		if !x509.IsEncryptedPEMBlock(block) {
+		if !pkcs8 && !x509.IsEncryptedPEMBlock(block) {
 			out = append(out, pem.EncodeToMemory(block)...)
 			continue
 		}
-		if len(passwords) == 0 {
-			return nil, errors.New("the key is encrypted and no ssl_password_file is set")
-		}
-		var der []byte
+		var plain *pem.Block
 		var err error
-		for _, p := range passwords {
-			//lint:ignore SA1019 see above
-			if der, err = x509.DecryptPEMBlock(block, p); err == nil {
-				break
-			}
+		switch {
+		case len(passwords) == 0 && pkcs8:
+			err = errors.New(tlsKeyNoPasswordPKCS8)
+		case len(passwords) == 0:
+			err = errors.New(tlsKeyNoPasswordLegacy)
+		case pkcs8:
+			plain, err = tlsDecryptPKCS8(block, passwords)
+		default:
+			plain, err = tlsDecryptLegacy(block, passwords)
 		}
 		if err != nil {
-			return nil, errors.New("no password in ssl_password_file decrypts it")
+			return nil, err
 		}
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: der})...)
+		out = append(out, pem.EncodeToMemory(plain)...)
 	}
 	if out == nil {
 		return kb, nil
 	}
 	return out, nil
+}
+
+// tlsDecryptPKCS8 tries each password on an encrypted PKCS#8 block. A key
+// no password can open (unsupported scheme, malformed) says why at once.
+func tlsDecryptPKCS8(block *pem.Block, passwords [][]byte) (*pem.Block, error) {
+	for _, p := range passwords {
+		der, err := DecryptPKCS8(block.Bytes, p)
+		if err == nil {
+			return &pem.Block{Type: "PRIVATE KEY", Bytes: der}, nil
+		}
+		if !errors.Is(err, ErrPKCS8WrongPassword) {
+			return nil, err
+		}
+	}
+	return nil, errors.New(tlsKeyBadPKCS8)
+}
+
+// tlsDecryptLegacy tries each password on a legacy encrypted PEM block.
+// DecryptPEMBlock checks only the padding, which a wrong password passes
+// about once in 256 tries, so the result must also parse as the key the
+// block names, or the next password is tried.
+func tlsDecryptLegacy(block *pem.Block, passwords [][]byte) (*pem.Block, error) {
+	for _, p := range passwords {
+		//lint:ignore SA1019 see tlsDecryptKey
+		der, err := x509.DecryptPEMBlock(block, p)
+		if err != nil {
+			continue
+		}
+		switch block.Type {
+		case "RSA PRIVATE KEY":
+			_, err = x509.ParsePKCS1PrivateKey(der)
+		case "EC PRIVATE KEY":
+			_, err = x509.ParseECPrivateKey(der)
+		}
+		if err == nil {
+			return &pem.Block{Type: block.Type, Bytes: der}, nil
+		}
+	}
+	return nil, errors.New(tlsKeyBadLegacy)
 }
 
 func tlsLoadPool(name, directive string) (*x509.CertPool, error) {

@@ -8,6 +8,9 @@
 //     resumable (gnet-notes §4; TestTLSWouldBlockContract guards it).
 //   - config.go: the ssl_* and proxy_ssl_* directives mapped onto
 //     tls.Config, per listener (Server), rebuilt on every reload.
+//   - pkcs8.go: encrypted PKCS#8 keys (PBES2 with PBKDF2, AES-CBC or
+//     DES-EDE3-CBC, RFC 8018) decrypted for ssl_password_file, which
+//     crypto/x509 does not do.
 //   - verify.go: client certificates checked after the handshake as nginx
 //     checks them (ssl_verify_client, depth, CRLs), with nginx's wording.
 //
