@@ -24,6 +24,10 @@ func opsSecretAuth(imap, pop3, smtp int) func(*authReq) string {
 		if r.get("Auth-User") == "ovr" {
 			return authOK(ports[proto]) + "Auth-User: user\r\nAuth-Pass: " + opsOverridePass + "\r\n"
 		}
+		if r.get("Auth-User") == "ctl" {
+			// Control bytes in the failure text must not reach a log raw.
+			return authFail("no\x1b[2J\x00way", 0)
+		}
 		if h := hs[proto]; h != nil {
 			return h(r)
 		}
@@ -44,6 +48,7 @@ func TestOpsNoPasswordInLogs(t *testing.T) {
 	sbe := startSMTPBackend(t)
 	auth := startAuth(t, opsSecretAuth(ibe.Port, pbe.Port, sbe.Port))
 	imap, pop3, smtp := freePort(t), freePort(t), freePort(t)
+	delayed, ppimap := freePort(t), freePort(t)
 	dir := t.TempDir()
 	logs := []string{filepath.Join(dir, "error.log"), filepath.Join(dir, "mail.log"), filepath.Join(dir, "server.log")}
 	p := startProxy(t, fmt.Sprintf(`worker_processes 2;
@@ -71,8 +76,18 @@ mail {
         smtp_auth plain login;
         proxy_smtp_auth on;
     }
+    server {
+        listen 127.0.0.1:%d;
+        protocol smtp;
+        smtp_auth plain login;
+        smtp_greeting_delay 5s;
+    }
+    server {
+        listen 127.0.0.1:%d proxy_protocol;
+        protocol imap;
+    }
 }
-`, logs[0], auth.Addr, logs[1], imap, logs[2], pop3, smtp))
+`, logs[0], auth.Addr, logs[1], imap, logs[2], pop3, smtp, delayed, ppimap))
 
 	var secrets []string // every string that must not reach a log
 	secret := func(pass string) string {
@@ -191,6 +206,22 @@ mail {
 	sm("AUTH PLAIN "+payload("\x00ovr\x00"+secret("Zs4SmtpOvr"))+"\r\n", "")
 	fail(smtp, "220 mx.test ESMTP ready", "EHLO c.example\r\n", "AUTH PLAIN "+payload("\x00bad\x00"+secret("Zs3SmtpWrong"))+"\r\n")
 	probe(smtp, "220 mx.test ESMTP ready", "QUIT\r\n", "EHLO c.example\r\n", "AUTH PLAIN "+payload(secret("Zs5NoNul"))+"\r\n")
+
+	// Issue 11, D5: the paths that quote what a client sent. An early
+	// talker's buffer (smtp_greeting_delay) and a broken PROXY header
+	// are logged cut before the credentials.
+	early := func(port int, data string) {
+		t.Helper()
+		sessions++
+		c := dial(t, port)
+		c.send(data)
+		c.drainToEOF(t)
+	}
+	early(delayed, "EHLO c.example\r\nAUTH PLAIN "+payload("\x00user\x00"+secret("Zs6EarlyTalker"))+"\r\n")
+	early(delayed, "AUTH PLAIN "+payload("\x00user\x00"+secret("Zs7EarlyIR"))+"\r\n")
+	early(ppimap, "a1 LOGIN user "+secret("Zq18BrokenPP")+"\r\n")
+	fail(imap, "* OK IMAP4 ready", "a1 LOGIN ctl "+secret("Zq19CtlStatus")+"\r\n")
+	secrets = append(secrets, "\x1b", "\x00")
 
 	// The backends did get the passwords: the scan below is not vacuous.
 	if got := ibe.session(t, 0).Login(); !strings.Contains(got, "Zq1AtomPw") {

@@ -136,11 +136,15 @@ func TestPPBrokenHeader(t *testing.T) {
 		c.send(h)
 		c.expectEOF()
 	}
-	// nginx writes the raw bytes into the log; mailproxy writes control
-	// bytes as '_' (no log injection), so only the start is compared.
+	// nginx writes the raw bytes into the log; mailproxy writes the first
+	// line, control bytes as '_' (no log injection) and a login's
+	// credentials cut (issue 11, D5), so only the start is compared.
 	log := r.errorLog(t)
+	if strings.Contains(log, "user pass") {
+		t.Errorf("error_log holds the credentials of a broken header:\n%s", log)
+	}
 	for _, want := range []string{
-		`broken header: "a1 LOGIN user pass`,
+		`broken header: "a1 LOGIN..."`,
 		`broken header: "PROXY TCP4 192.0.2.1`,
 		`broken header: "PROXY UNKNOWN xxx`,
 	} {

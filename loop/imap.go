@@ -140,7 +140,7 @@ func (ic *imapConf) clientData(s *session) {
 		s.imap = &imapState{}
 	}
 	limit := s.cfg().IMAPClientBuffer
-	for s.phase == PhasePreAuth && !s.closed && s.client != nil {
+	for s.phase == PhasePreAuth && !s.closed && s.client != nil && !s.preAuthBlocked() {
 		buf := s.in()
 		if len(buf) == 0 {
 			return

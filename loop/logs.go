@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"bytes"
 	"log/slog"
 	"strings"
 
@@ -54,4 +55,57 @@ func printable(b []byte) string {
 		out = append(out, c)
 	}
 	return string(out)
+}
+
+// clientText renders bytes a client sent, for a log line that quotes them
+// (an early talker, a broken PROXY header): the first line only, cut at
+// 100 bytes, with everything after a command that carries credentials
+// replaced by "...", so that no password, SASL response or token reaches
+// a log (README "Security"); then as printable.
+func clientText(b []byte) string {
+	const max = 100
+	all := len(b)
+	if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+		b = b[:i]
+	}
+	cut := len(b)
+	if cut > max {
+		cut = max
+	}
+	// Up to three words: an IMAP tag, the verb, a SASL mechanism.
+	words := 0
+	for i := 0; i < len(b) && words < 3; {
+		for i < len(b) && b[i] == ' ' {
+			i++
+		}
+		start := i
+		for i < len(b) && b[i] != ' ' {
+			i++
+		}
+		if start == i {
+			break
+		}
+		words++
+		switch w := string(bytes.ToUpper(b[start:i])); w {
+		case "LOGIN", "PASS", "APOP":
+			// The rest is a user name and password (or the login).
+			cut = min(cut, i)
+			words = 3
+		case "AUTH", "AUTHENTICATE":
+			// Keep the mechanism, drop the initial response.
+			for i < len(b) && b[i] == ' ' {
+				i++
+			}
+			for i < len(b) && b[i] != ' ' {
+				i++
+			}
+			cut = min(cut, i)
+			words = 3
+		}
+	}
+	out := printable(b[:cut])
+	if cut < all {
+		out += "..."
+	}
+	return out
 }

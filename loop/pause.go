@@ -69,7 +69,7 @@ func (ls *loopState) checkPaused() {
 			s.inPausedList = false
 			continue
 		}
-		s.drainCheck()
+		s.resumeCheck()
 		if s.clientPaused || s.backendPaused {
 			kept = append(kept, s)
 		} else {
@@ -81,4 +81,11 @@ func (ls *loopState) checkPaused() {
 	}
 	ls.paused = kept
 	ls.hasPaused.Store(len(kept) > 0)
+}
+
+// resumeCheck runs drainCheck for s from the pause sweep; a panic ends s
+// alone.
+func (s *session) resumeCheck() {
+	defer s.recoverPanic("resume")
+	s.drainCheck()
 }

@@ -182,7 +182,7 @@ func (pc *pop3Conf) greet(s *session) []byte {
 // starts (what follows then waits in gnet's buffer for the backend).
 func (pc *pop3Conf) clientData(s *session) {
 	limit := s.cfg().POP3ClientBuffer
-	for s.phase == PhasePreAuth && !s.closed && s.client != nil {
+	for s.phase == PhasePreAuth && !s.closed && s.client != nil && !s.preAuthBlocked() {
 		buf := s.in()
 		if len(buf) == 0 {
 			return

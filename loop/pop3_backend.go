@@ -80,6 +80,14 @@ func pop3BackendData(s *session) {
 // pop3BackendSend writes "<verb><arg>\r\n" to the backend and wipes the
 // scratch copy (it may hold the password).
 func (s *session) pop3BackendSend(verb string, arg []byte) {
+	if !credentialClean(arg) {
+		// Only auth_http's Auth-User / Auth-Pass can get here with such
+		// bytes (the client's are refused in sasl.go): never let them
+		// split the line.
+		s.errorf("auth http server sent a login or password with CR, LF or NUL")
+		s.internalError("invalid backend credentials")
+		return
+	}
 	b := append(s.loop.wbuf[:0], verb...)
 	b = append(b, arg...)
 	b = append(b, "\r\n"...)

@@ -65,7 +65,7 @@ func (s *session) ppClientData() {
 	case codec.NeedMore:
 		return
 	case codec.Invalid:
-		s.errorf(`broken header: "` + printable(buf) + `" while reading PROXY protocol`)
+		s.errorf(`broken header: "` + clientText(buf) + `" while reading PROXY protocol`)
 		s.close("broken PROXY header")
 		return
 	}

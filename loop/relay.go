@@ -66,6 +66,10 @@ func (s *session) relayFromBackend() {
 // drainCheck resumes a paused direction once its destination has sent
 // what it held. Called on the loop by the pause sweep.
 func (s *session) drainCheck() {
+	if s.phase == PhasePreAuth {
+		s.preAuthDrainCheck()
+		return
+	}
 	if s.phase != PhaseRelay {
 		return
 	}

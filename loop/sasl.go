@@ -148,6 +148,10 @@ func (s *session) saslPlain(b64 []byte) bool {
 		s.saslBad()
 		return !s.closed
 	}
+	if !credentialClean(login) || !credentialClean(pass) {
+		wipe(dec)
+		return s.saslDirty()
+	}
 	s.login = append(s.login[:0], login...)
 	s.pass = append(s.pass[:0], pass...)
 	wipe(dec)
@@ -164,6 +168,10 @@ func (s *session) saslLoginUser(b64 []byte) bool {
 		s.saslBad()
 		return false
 	}
+	if !credentialClean(dec) {
+		s.saslDirty()
+		return false
+	}
 	s.login = append(s.login[:0], dec...)
 	return true
 }
@@ -175,6 +183,10 @@ func (s *session) saslLoginPass(b64 []byte) bool {
 		s.info("client sent invalid base64 encoding in AUTH LOGIN command")
 		s.saslBad()
 		return !s.closed
+	}
+	if !credentialClean(dec) {
+		wipe(dec)
+		return s.saslDirty()
 	}
 	s.pass = append(s.pass[:0], dec...)
 	wipe(dec)
@@ -190,6 +202,9 @@ func (s *session) saslCramMD5(b64 []byte) bool {
 		s.saslBad()
 		return !s.closed
 	}
+	if !credentialClean(login) {
+		return s.saslDirty()
+	}
 	s.login = append(s.login[:0], login...)
 	s.pass = append(s.pass[:0], digest...)
 	s.startAuth("cram-md5")
@@ -204,9 +219,41 @@ func (s *session) saslExternal(b64 []byte) bool {
 		s.saslBad()
 		return !s.closed
 	}
+	if !credentialClean(dec) {
+		return s.saslDirty()
+	}
 	s.login = append(s.login[:0], dec...)
 	s.pass = s.pass[:0]
 	s.startAuth("external")
+	return false
+}
+
+// credentialClean reports whether a decoded user name or password is free
+// of CR, LF and NUL. Such bytes have no place in a credential and, passed
+// on, would end a backend command line early: "\0user\r\nDELE 1\0pass"
+// in AUTH PLAIN became "USER user" + "DELE 1" towards a POP3 backend
+// (nginx has the same hole).
+func credentialClean(b []byte) bool {
+	for _, c := range b {
+		if c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// saslDirty refuses credentials that are not clean with the protocol's
+// authentication failure, without asking auth_http, and closes, as a
+// failed login without Auth-Wait does. Returns false: stop parsing.
+func (s *session) saslDirty() bool {
+	s.info("client sent invalid credentials (CR, LF or NUL)")
+	s.srv.stats.InvalidCommand(s.loop.idx)
+	s.authResult = "fail"
+	s.sasl = saslNone
+	s.failText = "Authentication failed"
+	s.failCode = smtpBadCredentialsCode
+	s.srv.ops.authFailed(s)
+	s.close("invalid credentials")
 	return false
 }
 

@@ -70,7 +70,7 @@ type runtimeState struct {
 	log      *slog.Logger
 	eng      gnet.Engine
 	raw      *gnetx.Engine // the loops, as loop/gnetx registers sockets on them
-	pool     submitter // the worker pool (pool.go)
+	pool     submitter     // the worker pool (pool.go)
 	clock    *clock
 	loops    sync.Map // gnet.EventLoop -> *loopState
 	nloops   atomic.Int32

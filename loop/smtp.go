@@ -30,8 +30,11 @@ var (
 	smtpRcptBusy        = []byte("451 4.3.2 Server busy, try again later\r\n")
 	smtpGoodbye         = []byte("421 4.3.2 Service shutting down\r\n") // RFC 5321 §3.8
 	smtpDefaultFailCode = "535 5.7.0"
-	smtpCRLF            = []byte("\r\n")
-	smtpStartTLSReply   = []byte("220 2.0.0 Start TLS\r\n")
+	// smtpBadCredentialsCode answers credentials mailproxy refuses itself
+	// (RFC 4954 §6: invalid credentials); IMAP and POP3 ignore it.
+	smtpBadCredentialsCode = "535 5.7.8"
+	smtpCRLF               = []byte("\r\n")
+	smtpStartTLSReply      = []byte("220 2.0.0 Start TLS\r\n")
 )
 
 // smtpStep is where the SMTP pre-auth dialogue is, outside a SASL
@@ -228,7 +231,7 @@ func (sc *smtpConf) onTimer(s *session) bool {
 
 func (sc *smtpConf) clientData(s *session) {
 	limit := s.cfg().SMTPClientBuffer
-	for s.phase == PhasePreAuth && !s.closed && s.client != nil {
+	for s.phase == PhasePreAuth && !s.closed && s.client != nil && !s.preAuthBlocked() {
 		buf := s.in()
 		if len(buf) == 0 {
 			return
@@ -237,7 +240,7 @@ func (sc *smtpConf) clientData(s *session) {
 			return // not read until the lookups end (resolver.go)
 		}
 		if s.smtp.step == smtpGreetingPending {
-			s.info("client was rejected before greeting: \"" + printable(buf) + "\"")
+			s.info("client was rejected before greeting: \"" + clientText(buf) + "\"")
 			s.write(smtpInvalidPipe)
 			s.close("early talker")
 			return

@@ -62,15 +62,17 @@ func (c *fakeConn) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (c *fakeConn) InboundBuffered() int  { return len(c.in) }
-func (c *fakeConn) OutboundBuffered() int { return 0 }
-func (c *fakeConn) Close() error          { c.closed = true; return nil }
-func (c *fakeConn) Context() any          { return c.ctx }
-func (c *fakeConn) SetContext(v any)      { c.ctx = v }
-func (c *fakeConn) Fd() int               { return -1 }
+func (c *fakeConn) InboundBuffered() int      { return len(c.in) }
+func (c *fakeConn) OutboundBuffered() int     { return 0 }
+func (c *fakeConn) Close() error              { c.closed = true; return nil }
+func (c *fakeConn) Context() any              { return c.ctx }
+func (c *fakeConn) SetContext(v any)          { c.ctx = v }
+func (c *fakeConn) Fd() int                   { return -1 }
 func (c *fakeConn) EventLoop() gnet.EventLoop { return nil }
-func (c *fakeConn) RemoteAddr() net.Addr  { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 40000} }
-func (c *fakeConn) LocalAddr() net.Addr   { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 143} }
+func (c *fakeConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 40000}
+}
+func (c *fakeConn) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 143} }
 
 // taskKeeper is the worker pool of a transcript: it keeps tasks, never
 // runs them (the auth answer comes from the test).

@@ -194,3 +194,27 @@ func TestSMTPTranscriptLogin(t *testing.T) {
 		t.Fatalf("helo %q", tr.s.smtp.helo)
 	}
 }
+
+// TestSASLCredentialsWithLineBreaksRefused: decoded SASL credentials with
+// CR, LF or NUL get the protocol's authentication failure without an
+// auth_http call (issue 11, D4: "\0user1\r\nDELE 1\0pass" in AUTH PLAIN
+// reached a POP3 backend as two commands).
+func TestSASLCredentialsWithLineBreaksRefused(t *testing.T) {
+	f := func(p config.Protocol, lines ...string) {
+		t.Helper()
+		tr := newTranscript(t, testServerConfig(p, nil))
+		tr.take()
+		tr.script(lines...)
+		if tr.pool.tasks != 0 {
+			t.Fatalf("%v: auth_http was asked", lines)
+		}
+	}
+	f(config.POP3, "C: AUTH PLAIN AHVzZXIxDQpERUxFIDEAcGFzcw==\n", "S: -ERR Authentication failed\n[closed]")
+	f(config.POP3, "C: AUTH PLAIN AHVzZXIxAHBhDQpzcw==\n", "S: -ERR Authentication failed\n[closed]")
+	f(config.POP3, "C: AUTH LOGIN\n", "S: + VXNlcm5hbWU6\n", "C: dXMKcg==\n", "S: -ERR Authentication failed\n[closed]")
+	f(config.POP3, "C: AUTH LOGIN\n", "S: + VXNlcm5hbWU6\n", "C: Ym9i\n", "S: + UGFzc3dvcmQ6\n", "C: cGEAc3M=\n", "S: -ERR Authentication failed\n[closed]")
+	f(config.IMAP, "C: a1 AUTHENTICATE PLAIN AHVzZXIxDQpERUxFIDEAcGFzcw==\n", "S: a1 NO Authentication failed\n[closed]")
+	f(config.IMAP, "C: a1 AUTHENTICATE LOGIN dXMKcg==\n", "S: a1 NO Authentication failed\n[closed]")
+	f(config.SMTP, "C: AUTH PLAIN AHVzZXIxDQpERUxFIDEAcGFzcw==\n", "S: 535 5.7.8 Authentication failed\n[closed]")
+	f(config.SMTP, "C: AUTH LOGIN dXMKcg==\n", "S: 535 5.7.8 Authentication failed\n[closed]")
+}
