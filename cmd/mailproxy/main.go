@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -221,13 +220,14 @@ func serve(conf string, stderr io.Writer) int {
 	}
 	logStartup(log)
 	if cfg.Pid != "" {
-		if err := os.WriteFile(cfg.Pid, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		pf, err := writePidFile(cfg.Pid)
+		if err != nil {
 			msg := fmt.Sprintf(`open() "%s" failed %s`, cfg.Pid, errnoText(err))
 			stderrf(stderr, "emerg", "%s", msg)
 			log.Log(context.Background(), config.LevelEmerg, msg)
 			return 1
 		}
-		defer os.Remove(cfg.Pid)
+		defer pf.release()
 	}
 	setMaxProcs(cfg.WorkerProcesses)
 	if err := loop.Run(cfg, log); err != nil {

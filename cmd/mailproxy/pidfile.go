@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// pidFile is the "pid" directive's file as this process wrote it. Only the
+// process whose pid the file holds may remove it: a second mailproxy
+// started on the same config (it fails on bind) must leave the running
+// one's file as it found it, so that "mailproxy -s reload" still reaches
+// the running process. nginx gets this by writing the file only after its
+// listeners are bound; loop.Run binds and serves in one call, so the file
+// is written before the bind and release undoes the write instead.
+//
+// Touched only by the goroutine running serve.
+type pidFile struct {
+	path string
+	ours []byte // what we wrote
+	prev []byte // what we overwrote, when it named another live process
+}
+
+// writePidFile writes our pid to path, remembering what it displaces.
+func writePidFile(path string) (*pidFile, error) {
+	p := &pidFile{path: path, ours: []byte(strconv.Itoa(os.Getpid()) + "\n")}
+	if old, err := os.ReadFile(path); err == nil && otherLiveProcess(old) {
+		p.prev = old
+	}
+	if err := os.WriteFile(path, p.ours, 0o644); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// release is the exit path: when the file still holds our pid, it gets back
+// the live process's pid it held before, or is removed (nginx removes it at
+// exit); when another process has written it since, it is left alone.
+// Errors are ignored: after the "user" directive dropped root, the file's
+// directory may no longer be writable, as with nginx's worker-owned paths.
+func (p *pidFile) release() {
+	cur, err := os.ReadFile(p.path)
+	if err != nil || !bytes.Equal(cur, p.ours) {
+		return
+	}
+	if p.prev != nil && otherLiveProcess(p.prev) {
+		_ = os.WriteFile(p.path, p.prev, 0o644)
+		return
+	}
+	_ = os.Remove(p.path)
+}
+
+// otherLiveProcess reports whether a pid file's content names a process
+// that exists and is not this one (kill -0: EPERM means it exists).
+func otherLiveProcess(content []byte) bool {
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(content)))
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
