@@ -9,11 +9,13 @@
 # system services those packages start: the tests run their own private
 # instances on high loopback ports. Then: go mod tidy -diff (go.mod and
 # go.sum must be tidy), go vet, go build, go test (unit and e2e; the e2e
-# package builds ./cmd/mailproxy itself).
+# package builds ./cmd/mailproxy itself), and a short fuzz campaign over
+# every Fuzz* target (scripts/fuzz.sh, under 2 minutes).
 # Prints one summary line and exits non-zero on any failure.
 #
 # Environment: TEST_TIMEOUT (go test -timeout, default 8m),
-# TEST_SKIP_INSTALL=1 to never touch packages.
+# TEST_SKIP_INSTALL=1 to never touch packages, FUZZ=0 to skip the fuzz
+# campaign (FUZZTIME, FUZZ_BUDGET: see scripts/fuzz.sh).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -37,7 +39,7 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 fi
 command -v go >/dev/null 2>&1 || summary_fail "no go toolchain on PATH (install Go 1.26 from https://go.dev/dl)"
 
-vet=FAIL build=FAIL tests=SKIPPED tidy=FAIL
+vet=FAIL build=FAIL tests=SKIPPED tidy=FAIL fuzz=SKIPPED
 # go.mod must say what the code imports: a direct dependency marked
 # "// indirect", or a stale go.sum line, is a diff here. -diff changes no
 # file; it prints the diff and exits 1 (it also exits non-zero, printing
@@ -60,9 +62,16 @@ if [ "$build" = ok ]; then
 	tests=FAIL
 	go test -count=1 -timeout "${TEST_TIMEOUT:-8m}" ./... && tests=ok
 fi
+# After the tests, so that a parser bug the unit tests show is reported
+# there first; it runs even when they failed, as its findings are separate.
+if [ "$build" = ok ] && [ "${FUZZ:-1}" != 0 ]; then
+	say "bash scripts/fuzz.sh"
+	fuzz=FAIL
+	bash scripts/fuzz.sh && fuzz=ok
+fi
 
-if [ "$tidy" = ok ] && [ "$vet" = ok ] && [ "$build" = ok ] && [ "$tests" = ok ]; then
-	printf 'test.sh: PASS: tidy ok, vet ok, build ok, tests ok (%s)\n' "$(elapsed)"
+if [ "$tidy" = ok ] && [ "$vet" = ok ] && [ "$build" = ok ] && [ "$tests" = ok ] && [ "$fuzz" != FAIL ]; then
+	printf 'test.sh: PASS: tidy ok, vet ok, build ok, tests ok, fuzz %s (%s)\n' "$fuzz" "$(elapsed)"
 	exit 0
 fi
-summary_fail "tidy $tidy, vet $vet, build $build, tests $tests"
+summary_fail "tidy $tidy, vet $vet, build $build, tests $tests, fuzz $fuzz"
