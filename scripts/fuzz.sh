@@ -100,12 +100,13 @@ fi
 parallel=()
 [ -n "${FUZZ_PARALLEL:-}" ] && parallel=(-parallel "$FUZZ_PARALLEL")
 
+failed=()
 logs=$(mktemp -d "${TMPDIR:-/tmp}/mailproxy-fuzz.XXXXXX") || fail "mktemp"
-trap 'rm -rf "$logs"' EXIT
+# Kept when a target failed, for the whole output.
+trap '[ "${#failed[@]}" -gt 0 ] || rm -rf "$logs"' EXIT
 
 goroot=$(go env GOROOT)
 printf '==> fuzz: %d targets, %s each\n' "${#targets[@]}" "$fuzztime"
-failed=()
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
 	dir=$(go list -f '{{.Dir}}' "$pkg") || fail "go list $pkg"
@@ -151,11 +152,14 @@ for t in "${targets[@]}"; do
 	# goroutine dump.
 	if [ "$rc" -eq 0 ]; then
 		grep 'execs:' "$log" | tail -4 | sed 's/^/    /'
+	elif [[ "$what" == "go test exited"* ]]; then
+		tail -40 "$log" | sed 's/^/    /'
 	else
 		grep -v -e '^fuzz: elapsed' -e "^\s*$goroot/" -e '^\s*goroutine ' -e '^\s*created by ' \
 			-e '^\s*\(runtime\|reflect\|testing\)[./].*(.*)$' "$log" | head -40 | sed 's/^/    /'
 	fi
 	failed+=("$name ($pkg): $what")
+	printf '    (whole output: %s)\n' "$log"
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
