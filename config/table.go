@@ -1,6 +1,5 @@
 package config
 
-
 // ctxMask says where a directive may appear.
 type ctxMask uint8
 

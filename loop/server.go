@@ -91,8 +91,11 @@ type runtimeState struct {
 
 // Run starts the proxy described by cfg and blocks until it is stopped by a
 // signal (TERM/QUIT drain, INT stops at once; HUP reloads, USR1 reopens
-// logs). It returns an error when it cannot start.
-func Run(cfg *config.Config, log *slog.Logger) error {
+// logs). It returns an error when it cannot start. bound, if not nil, is
+// called once the listeners are bound and before root is dropped (the
+// "user" directive): the place to write the pid file, as nginx writes it
+// only once its sockets are its own. An error from bound stops the start.
+func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 	if cfg.Mail == nil || len(cfg.Mail.Servers) == 0 {
 		return errNoServers
 	}
@@ -127,6 +130,12 @@ func Run(cfg *config.Config, log *slog.Logger) error {
 	opened, err := rt.bind(servers)
 	if err != nil {
 		return err
+	}
+	if bound != nil {
+		if err := bound(); err != nil {
+			rt.closeListeners(opened)
+			return err
+		}
 	}
 	// The "user" directive: bound to privileged ports, drop root now.
 	if err := cfg.DropPrivileges(); err != nil {

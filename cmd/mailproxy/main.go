@@ -219,18 +219,28 @@ func serve(conf string, stderr io.Writer) int {
 		}
 	}
 	logStartup(log)
-	if cfg.Pid != "" {
-		pf, err := writePidFile(cfg.Pid)
-		if err != nil {
-			msg := fmt.Sprintf(`open() "%s" failed %s`, cfg.Pid, errnoText(err))
-			stderrf(stderr, "emerg", "%s", msg)
-			log.Log(context.Background(), config.LevelEmerg, msg)
-			return 1
+	// The pid file is written once the listeners are bound, as nginx does:
+	// a second start that fails on bind never touches the running
+	// instance's file.
+	var pf *pidFile
+	defer func() {
+		if pf != nil {
+			pf.release()
 		}
-		defer pf.release()
+	}()
+	bound := func() error {
+		if cfg.Pid == "" {
+			return nil
+		}
+		p, err := writePidFile(cfg.Pid)
+		if err != nil {
+			return fmt.Errorf(`open() "%s" failed %s`, cfg.Pid, errnoText(err))
+		}
+		pf = p
+		return nil
 	}
 	setMaxProcs(cfg.WorkerProcesses)
-	if err := loop.Run(cfg, log); err != nil {
+	if err := loop.Run(cfg, log, bound); err != nil {
 		stderrf(stderr, "emerg", "%v", err)
 		log.Log(context.Background(), config.LevelEmerg, err.Error())
 		return 1

@@ -12,9 +12,10 @@ import (
 // process whose pid the file holds may remove it: a second mailproxy
 // started on the same config (it fails on bind) must leave the running
 // one's file as it found it, so that "mailproxy -s reload" still reaches
-// the running process. nginx gets this by writing the file only after its
-// listeners are bound; loop.Run binds and serves in one call, so the file
-// is written before the bind and release undoes the write instead.
+// the running process. As nginx, serve writes it only after the listeners
+// are bound (loop.Run's bound callback); release also leaves alone a file
+// that another process rewrote since, and gives back a live process's pid
+// that this one displaced (two instances on different ports, one pid path).
 //
 // Touched only by the goroutine running serve.
 type pidFile struct {
