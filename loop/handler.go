@@ -144,7 +144,7 @@ func (h *handler) openBackend(c gnet.Conn, b *backendCtx) gnet.Action {
 	s.setPhase(PhaseBackendLogin)
 	s.armTimeout()
 	s.srv.ops.loginDone(s)
-	s.tlsBackendOpened() // proxy_ssl on (tls_backend.go)
+	s.tlsBackendOpened() // proxy_ssl on (tls_session.go)
 	return gnet.None
 }
 

@@ -37,7 +37,7 @@ func (s *session) relayFromClient() {
 	if s.client == nil || s.backend == nil {
 		return
 	}
-	s.relayRead(true) // tls_io.go: plain or decrypted
+	s.relayRead(true) // plain or decrypted
 	b := s.backend
 	if s.closed || b == nil {
 		return
