@@ -351,6 +351,13 @@ func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
 			continue
 		}
 		if network == "unix" {
+			// A socket file left by a process that died is removed; one
+			// that a running process (another mailproxy on the same
+			// config) still accepts on is its, not ours to take.
+			if unixSocketLive(addr) {
+				rt.closeListeners(opened)
+				return nil, fmt.Errorf("bind() to %s failed (98: Address already in use)", srv.listen)
+			}
 			_ = os.Remove(addr)
 		}
 		ln, err := listenSocket(network, addr, listenOf(srv))
@@ -399,6 +406,17 @@ func (rt *runtimeState) closeListeners(ls []*listenerRT) {
 		}
 		delete(rt.listeners, l.key)
 	}
+}
+
+// unixSocketLive reports whether something accepts connections on the
+// unix socket at path.
+func unixSocketLive(path string) bool {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }
 
 func trimUnix(a string) string {
