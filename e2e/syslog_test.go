@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -347,12 +349,13 @@ func TestSyslogServerDownDoesNotStopLogins(t *testing.T) {
 	dead.pc.Close() // the port is now closed: the kernel answers ICMP unreachable
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "no-such.sock")
-	port := freePort(t)
+	port, adminPort := freePort(t), freePort(t)
 	p := startMailproxy(t, syslogConf(auth, fmt.Sprintf(`
 error_log syslog:server=%s debug;
 error_log syslog:server=unix:%s debug;
 error_log %s/error.log info;
 events {}
+admin { listen 127.0.0.1:%d; }
 mail {
     server_name mx.test;
     auth_http AUTH/auth;
@@ -364,7 +367,7 @@ mail {
         error_log %s/server.log info;
     }
 }
-`, deadAddr, missing, dir, missing, deadAddr, dir), port))
+`, deadAddr, missing, dir, adminPort, missing, deadAddr, dir), port))
 	for i := range 50 {
 		c := dialIMAP(t, port)
 		c.login("a1", "user"+strconv.Itoa(i), "pass")
@@ -380,6 +383,17 @@ mail {
 		t.Fatalf("the loss is said %d times, want once:\n%s", n, s)
 	}
 	waitFileContains(t, filepath.Join(dir, "server.log"), `login: "user49"`)
+	// The drops are counted for alerting.
+	waitFor(t, 10*time.Second, func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(adminPort) + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		v, _ := opsParse(t, string(body)).sum("mailproxy_log_messages_dropped_total")
+		return v >= 50
+	}, func() string { return "mailproxy_log_messages_dropped_total counting the messages the dead syslog targets lost" })
 }
 
 // USR1 (reopen) keeps syslog targets working, and the target reconnects:

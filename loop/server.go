@@ -181,6 +181,7 @@ func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 	}
 	rt.startAccepting(opened)
 	stats.SetBuildInfo(Version)
+	stats.LogDropped(config.SyslogDropped)
 	var adm *admin.Admin
 	if cfg.Admin != nil && cfg.Admin.Listen != "" {
 		a, err := admin.Start(cfg.Admin.Listen, func() bool { return rt.ready.Load() && !rt.draining.Load() })

@@ -37,6 +37,7 @@ var metricHelp = map[string]string{
 	"mailproxy_config_last_reload_successful":                "Whether the last configuration reload succeeded (1) or failed (0).",
 	"mailproxy_config_last_reload_success_timestamp_seconds": "Unix time of the last successful configuration load.",
 	"mailproxy_build_info":                                   "Build information; the value is always 1.",
+	"mailproxy_log_messages_dropped_total":                   "Log messages dropped because a syslog target was down or its queue full.",
 	"mailproxy_panics_total":                                 "Panics recovered: each ended one session (or one auth_http call or handshake), logged at crit with its stack.",
 
 	"go_goroutines":                 "Number of goroutines that currently exist.",

@@ -93,13 +93,32 @@ func SetBuildInfo(version string) {
 	metricBuildName = name
 }
 
-// metricCollectGlobals reads the auth_http connection counts; called at
-// scrape under the scrape lock.
+// metricLogDropped is mailproxy_log_messages_dropped_total, read at
+// scrape from the function LogDropped registered.
+var (
+	metricLogDropped  = metricSet.NewCounter(`mailproxy_log_messages_dropped_total`)
+	metricLogDroppedF func() uint64
+)
+
+// LogDropped registers f, which returns how many log messages were
+// dropped so far (a syslog target down or its queue full), for
+// mailproxy_log_messages_dropped_total. Safe from any goroutine.
+func LogDropped(f func() uint64) {
+	metricGlobalMu.Lock()
+	defer metricGlobalMu.Unlock()
+	metricLogDroppedF = f
+}
+
+// metricCollectGlobals reads the auth_http connection counts and the
+// dropped log messages; called at scrape under the scrape lock.
 func metricCollectGlobals() {
 	metricGlobalMu.Lock()
 	defer metricGlobalMu.Unlock()
 	for _, a := range metricAuthConns {
 		a.c.Set(a.f())
+	}
+	if metricLogDroppedF != nil {
+		metricLogDropped.Set(metricLogDroppedF())
 	}
 }
 
