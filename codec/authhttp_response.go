@@ -69,6 +69,10 @@ type AuthResponse struct {
 	HasWait  bool
 
 	ErrorCode string // Auth-Error-Code (SMTP), "" if absent
+	// ErrorSASL is Auth-Error-SASL (nginx PR #1590): for OAUTHBEARER and
+	// XOAUTH2, the error challenge to send the client (base64 of the RFC
+	// 7628 JSON status) before the failure reply; "" if absent.
+	ErrorSASL string
 }
 
 // ParseAuthResponse parses an auth server's answer the way nginx does
@@ -285,9 +289,12 @@ func authApply(out *AuthResponse, st *authStatus, prev authPrev, name, value []b
 				out.HasWait = true
 			}
 		}
-	case len("Auth-Error-Code"):
-		if authEqualFold(name, "auth-error-code") {
+	case len("Auth-Error-Code"): // also Auth-Error-SASL
+		switch {
+		case authEqualFold(name, "auth-error-code"):
 			out.ErrorCode = authString(value, prev.errcode)
+		case authEqualFold(name, "auth-error-sasl"):
+			out.ErrorSASL = string(value)
 		}
 	}
 }

@@ -21,6 +21,8 @@ const (
 	SASLLogin             // draft-murchison-sasl-login
 	SASLCramMD5           // RFC 2195
 	SASLExternal          // RFC 4422 Appendix A
+	SASLOAuthBearer       // RFC 7628
+	SASLXOAuth2           // Google's XOAUTH2
 )
 
 // ParseSASLMech recognises a mechanism name, ignoring ASCII case
@@ -33,6 +35,14 @@ func ParseSASLMech(name []byte) SASLMech {
 		}
 		if lineEqualFold(name, "LOGIN") {
 			return SASLLogin
+		}
+	case 7:
+		if lineEqualFold(name, "XOAUTH2") {
+			return SASLXOAuth2
+		}
+	case 11:
+		if lineEqualFold(name, "OAUTHBEARER") {
+			return SASLOAuthBearer
 		}
 	case 8:
 		if lineEqualFold(name, "CRAM-MD5") {

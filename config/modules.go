@@ -72,9 +72,12 @@ func setRealIPFrom(p *parser, d *node) error {
 }
 
 var (
-	imapAuthMethods = map[string]AuthMethods{"plain": AuthPlain, "login": AuthLogin, "cram-md5": AuthCramMD5, "external": AuthExternal}
-	pop3AuthMethods = map[string]AuthMethods{"plain": AuthPlain, "apop": AuthAPOP, "cram-md5": AuthCramMD5, "external": AuthExternal}
-	smtpAuthMethods = map[string]AuthMethods{"plain": AuthPlain, "login": AuthLogin, "cram-md5": AuthCramMD5, "external": AuthExternal, "none": AuthNone}
+	imapAuthMethods = map[string]AuthMethods{"plain": AuthPlain, "login": AuthLogin, "cram-md5": AuthCramMD5, "external": AuthExternal,
+		"oauthbearer": AuthOAuthBearer, "xoauth2": AuthXOAuth2}
+	pop3AuthMethods = map[string]AuthMethods{"plain": AuthPlain, "apop": AuthAPOP, "cram-md5": AuthCramMD5, "external": AuthExternal,
+		"oauthbearer": AuthOAuthBearer, "xoauth2": AuthXOAuth2}
+	smtpAuthMethods = map[string]AuthMethods{"plain": AuthPlain, "login": AuthLogin, "cram-md5": AuthCramMD5, "external": AuthExternal, "none": AuthNone,
+		"oauthbearer": AuthOAuthBearer, "xoauth2": AuthXOAuth2}
 )
 
 func init() {

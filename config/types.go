@@ -84,8 +84,13 @@ const (
 	AuthLogin
 	AuthCramMD5
 	AuthExternal
-	AuthAPOP // pop3 only
-	AuthNone // smtp only
+	AuthAPOP        // pop3 only
+	AuthNone        // smtp only
+	AuthOAuthBearer // RFC 7628 (nginx PR #1590)
+	AuthXOAuth2     // Google's XOAUTH2 (nginx PR #1590)
+
+	// AuthOAuth is both OAuth mechanisms.
+	AuthOAuth = AuthOAuthBearer | AuthXOAuth2
 )
 
 // Starttls modes.

@@ -157,12 +157,24 @@ func (s *session) authDone(o *authOutcome) {
 		s.authResult = "fail"
 		s.failText = r.Status
 		s.failCode = r.ErrorCode
+		s.saslErr = ""
+		if s.method == "oauthbearer" || s.method == "xoauth2" {
+			s.saslErr = r.ErrorSASL
+		}
 		s.info("client login failed: \"" + printable([]byte(r.Status)) + "\"")
 		if r.HasWait && r.WaitSecs > 0 {
 			// nginx waits before answering, without reading the client,
 			// then lets it try again.
 			s.wait = waitAuthFail
 			s.loop.arm(s, time.Now().Add(time.Duration(r.WaitSecs)*time.Second).UnixNano())
+			return
+		}
+		if s.saslErr != "" {
+			// The error challenge now, the failure reply after the
+			// client's dummy response, then the close.
+			s.backToPreAuth()
+			s.saslOAuthError(s.srv.ops.sasl, s.saslErr, false)
+			s.processPending()
 			return
 		}
 		s.srv.ops.authFailed(s)
@@ -189,6 +201,10 @@ func (s *session) backendFor(r *codec.AuthResponse, req *codec.AuthRequest) (*ba
 	}
 	if r.HasPass {
 		b.pass = r.Pass
+	} else if s.method == "oauthbearer" || s.method == "xoauth2" {
+		// No master password: the backend gets the same mechanism and
+		// the client's token.
+		b.oauth = true
 	}
 	return b, ""
 }
@@ -202,6 +218,11 @@ func (s *session) authDelayDone() {
 	case waitAuthFail:
 		s.wait = waitNone
 		s.backToPreAuth()
+		if s.saslErr != "" && !s.closed {
+			s.saslOAuthError(s.srv.ops.sasl, s.saslErr, true)
+			s.processPending()
+			return
+		}
 		s.srv.ops.authFailed(s)
 		if s.closed {
 			return

@@ -1,6 +1,10 @@
 package loop
 
-import "bytes"
+import (
+	"bytes"
+
+	"mailproxy/codec"
+)
 
 // What the three backend login dialogues share: reading a reply line and
 // failing the login as nginx does.
@@ -48,4 +52,27 @@ func (s *session) backendFail(line, kept []byte) {
 	}
 	s.errorf(logged)
 	s.internalError("upstream rejected login")
+}
+
+// backendOAuthResponse appends the base64 OAUTHBEARER / XOAUTH2 response
+// that logs s in at the backend with the client's token (backendOAuth).
+func (s *session) backendOAuthResponse(b []byte) []byte {
+	return codec.AppendOAuthResponse(b, s.method == "xoauth2", s.backendLogin, s.backendPass)
+}
+
+// backendOAuthMech is the mechanism name for AUTHENTICATE / AUTH.
+func (s *session) backendOAuthMech() string {
+	if s.method == "xoauth2" {
+		return "XOAUTH2"
+	}
+	return "OAUTHBEARER"
+}
+
+// backendOAuthDummy is the response to a backend's error challenge: the
+// exchange must end before the backend says no (RFC 7628 §3.2.3).
+func (s *session) backendOAuthDummy() []byte {
+	if s.method == "xoauth2" {
+		return []byte("\r\n")
+	}
+	return []byte("AQ==\r\n")
 }

@@ -55,6 +55,8 @@ type backendCtx struct {
 	ap        netip.AddrPort
 	dialStart time.Time
 	dialing   bool // connect(2) in progress: no byte seen from the backend yet
+
+	oauth bool // log in with the client's OAuth mechanism (backendFor)
 }
 
 func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
@@ -140,6 +142,7 @@ func (h *handler) openBackend(c gnet.Conn, b *backendCtx) gnet.Action {
 	s.upstream = b.addr
 	s.backendLogin = b.login
 	s.backendPass = b.pass
+	s.backendOAuth = b.oauth
 	s.authResult = "ok"
 	s.setPhase(PhaseBackendLogin)
 	s.armTimeout()

@@ -41,6 +41,7 @@ const (
 	imapBackendLoginSent                           // "+" for the user literal
 	imapBackendUserSent                            // "+" for the password literal
 	imapBackendPassSent                            // "<tag> OK"
+	imapBackendOAuthSent                           // AUTHENTICATE with the client's token: "<tag> OK"
 )
 
 // imapState is the IMAP part of a session, allocated at the client's first
@@ -109,7 +110,8 @@ func imapOpsFor(c *config.Server) *protoOps {
 		internalError: imapInternalError,
 		goodbye:       imapGoodbye,
 		certError:     "* BYE ",
-		clientBuffer:  func(c *config.Server) int { return c.IMAPClientBuffer },
+		sasl:          &imapSASL,
+		clientBuffer:  func(c *config.Server) int { return oauthBuffer(c.IMAPClientBuffer, c.IMAPAuth) },
 		needsPass:     backendNeedsPass,
 		lazyAuth:      true,
 	}
@@ -139,7 +141,7 @@ func (ic *imapConf) clientData(s *session) {
 	if s.imap == nil {
 		s.imap = &imapState{}
 	}
-	limit := s.cfg().IMAPClientBuffer
+	limit := s.clientBuffer()
 	for s.phase == PhasePreAuth && !s.closed && s.client != nil && !s.preAuthBlocked() {
 		buf := s.in()
 		if len(buf) == 0 {
@@ -298,8 +300,22 @@ func imapLoginDone(s *session) {
 	s.imap.untagged = s.imap.untagged[:0]
 }
 
-// imapBackendSendLogin sends "<tag> LOGIN {n}", the first login step.
+// imapBackendSendLogin sends "<tag> LOGIN {n}", the first login step, or
+// "<tag> AUTHENTICATE <mech> <response>" with the client's OAuth token.
 func imapBackendSendLogin(s *session) {
+	if s.backendOAuth {
+		b := append(s.loop.wbuf[:0], s.imap.tag...)
+		b = append(b, " AUTHENTICATE "...)
+		b = append(b, s.backendOAuthMech()...)
+		b = append(b, ' ')
+		b = s.backendOAuthResponse(b)
+		b = append(b, "\r\n"...)
+		s.loop.wbuf = b
+		s.bwrite(b)
+		wipe(b)
+		s.imap.backend = imapBackendOAuthSent
+		return
+	}
 	b := append(s.loop.wbuf[:0], s.imap.tag...)
 	b = append(b, " LOGIN {"...)
 	b = strconv.AppendInt(b, int64(len(s.backendLogin)), 10)
@@ -361,6 +377,15 @@ func imapBackendData(s *session) {
 			s.bwrite(b)
 			wipe(b)
 			st.backend = imapBackendPassSent
+		case imapBackendOAuthSent:
+			if line[0] == '+' {
+				// The backend's error challenge: end the exchange, its NO
+				// follows.
+				s.bconsume(n)
+				s.bwrite(s.backendOAuthDummy())
+				continue
+			}
+			fallthrough
 		case imapBackendPassSent:
 			tag := st.tag
 			if len(line) > len(tag)+3 && bytes.HasPrefix(line, tag) &&

@@ -67,6 +67,12 @@ func pop3Mechs(m config.AuthMethods) []string {
 	if m&config.AuthExternal != 0 {
 		out = append(out, "EXTERNAL")
 	}
+	if m&config.AuthOAuthBearer != 0 {
+		out = append(out, "OAUTHBEARER")
+	}
+	if m&config.AuthXOAuth2 != 0 {
+		out = append(out, "XOAUTH2")
+	}
 	return out
 }
 
@@ -151,7 +157,8 @@ func pop3OpsFor(c *config.Server) *protoOps {
 		authRequest:   saltAuthRequest,
 		goodbye:       pop3Goodbye,
 		certError:     "-ERR ",
-		clientBuffer:  func(c *config.Server) int { return c.POP3ClientBuffer },
+		sasl:          &pop3SASL,
+		clientBuffer:  func(c *config.Server) int { return oauthBuffer(c.POP3ClientBuffer, c.POP3Auth) },
 		needsPass:     backendNeedsPass,
 	}
 }
@@ -181,7 +188,7 @@ func (pc *pop3Conf) greet(s *session) []byte {
 // command at a time, until the buffer holds no complete line or auth
 // starts (what follows then waits in gnet's buffer for the backend).
 func (pc *pop3Conf) clientData(s *session) {
-	limit := s.cfg().POP3ClientBuffer
+	limit := s.clientBuffer()
 	for s.phase == PhasePreAuth && !s.closed && s.client != nil && !s.preAuthBlocked() {
 		buf := s.in()
 		if len(buf) == 0 {

@@ -21,6 +21,7 @@ const (
 	pop3BackendStlsSent                 // proxy_starttls: "+OK" to STLS
 	pop3BackendUserSent
 	pop3BackendPassSent
+	pop3BackendOAuthSent // AUTH with the client's token: "+OK"
 )
 
 var (
@@ -38,6 +39,13 @@ func pop3BackendData(s *session) {
 		if line == nil {
 			return
 		}
+		if s.pop3.backend == pop3BackendOAuthSent && bytes.HasPrefix(line, []byte("+ ")) {
+			// The backend's error challenge: end the exchange, its -ERR
+			// follows.
+			s.bconsume(len(line))
+			s.bwrite(s.backendOAuthDummy())
+			continue
+		}
 		if !bytes.HasPrefix(line, pop3BackendOK) {
 			s.backendFail(line, nil)
 			return
@@ -51,19 +59,15 @@ func pop3BackendData(s *session) {
 				s.pop3.backend = pop3BackendStlsSent
 				continue
 			}
-			s.pop3BackendSend("USER ", s.backendLogin)
-			s.pop3.backend = pop3BackendUserSent
+			s.pop3BackendFirst()
 		case pop3BackendStlsSent:
-			s.tlsBackendUpgrade(func() {
-				s.pop3BackendSend("USER ", s.backendLogin)
-				s.pop3.backend = pop3BackendUserSent
-			})
+			s.tlsBackendUpgrade(s.pop3BackendFirst)
 			return
 		case pop3BackendUserSent:
 			s.bconsume(n)
 			s.pop3BackendSend("PASS ", s.backendPass)
 			s.pop3.backend = pop3BackendPassSent
-		case pop3BackendPassSent:
+		case pop3BackendPassSent, pop3BackendOAuthSent:
 			s.write(line)
 			s.bconsume(n)
 			if s.closed {
@@ -75,6 +79,25 @@ func pop3BackendData(s *session) {
 			panic("BUG: pop3 backend login in step " + strconv.Itoa(int(s.pop3.backend)))
 		}
 	}
+}
+
+// pop3BackendFirst sends the first login command: USER, or AUTH with the
+// client's OAuth mechanism and token.
+func (s *session) pop3BackendFirst() {
+	if s.backendOAuth {
+		b := append(s.loop.wbuf[:0], "AUTH "...)
+		b = append(b, s.backendOAuthMech()...)
+		b = append(b, ' ')
+		b = s.backendOAuthResponse(b)
+		b = append(b, "\r\n"...)
+		s.loop.wbuf = b
+		s.bwrite(b)
+		wipe(b)
+		s.pop3.backend = pop3BackendOAuthSent
+		return
+	}
+	s.pop3BackendSend("USER ", s.backendLogin)
+	s.pop3.backend = pop3BackendUserSent
 }
 
 // pop3BackendSend writes "<verb><arg>\r\n" to the backend and wipes the

@@ -38,9 +38,10 @@ type protoOps struct {
 	// did not give (APOP, CRAM-MD5, EXTERNAL towards IMAP and POP3).
 	needsPass func(method string) bool
 
-	internalError []byte // the internal-error line, then close
-	goodbye       []byte // sent to sessions still in pre-auth when draining
-	certError     string // prefix of the client-certificate failure line
+	sasl          *saslDialect // the protocol's SASL prompts (sasl.go)
+	internalError []byte       // the internal-error line, then close
+	goodbye       []byte       // sent to sessions still in pre-auth when draining
+	certError     string       // prefix of the client-certificate failure line
 	// lazyAuth: the greeting needs no sessionAuth, so a plaintext
 	// connection that never talks has none (IMAP; session.go).
 	lazyAuth bool

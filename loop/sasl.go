@@ -13,7 +13,8 @@ import (
 var saslMechs = [...]struct {
 	bit  config.AuthMethods
 	name string
-}{{config.AuthPlain, "PLAIN"}, {config.AuthLogin, "LOGIN"}, {config.AuthCramMD5, "CRAM-MD5"}, {config.AuthExternal, "EXTERNAL"}}
+}{{config.AuthPlain, "PLAIN"}, {config.AuthLogin, "LOGIN"}, {config.AuthCramMD5, "CRAM-MD5"}, {config.AuthExternal, "EXTERNAL"},
+	{config.AuthOAuthBearer, "OAUTHBEARER"}, {config.AuthXOAuth2, "XOAUTH2"}}
 
 // appendMechs appends " <prefix><name>" for each mechanism of set, in
 // nginx's order ("AUTH=PLAIN" for IMAP, "PLAIN" for SMTP).
@@ -35,12 +36,19 @@ func appendMechs(b []byte, set config.AuthMethods, prefix string) []byte {
 type saslStep uint8
 
 const (
-	saslNone      saslStep = iota // reading commands
-	saslPlain                     // the PLAIN response
-	saslLoginUser                 // LOGIN: the user name
-	saslLoginPass                 // LOGIN: the password
-	saslCramMD5                   // the CRAM-MD5 response
-	saslExternal                  // the EXTERNAL authorization identity
+	saslNone        saslStep = iota // reading commands
+	saslPlain                       // the PLAIN response
+	saslLoginUser                   // LOGIN: the user name
+	saslLoginPass                   // LOGIN: the password
+	saslCramMD5                     // the CRAM-MD5 response
+	saslExternal                    // the EXTERNAL authorization identity
+	saslOAuthBearer                 // the OAUTHBEARER response (RFC 7628)
+	saslXOAuth2                     // the XOAUTH2 response
+	// After an auth server's Auth-Error-SASL was sent as the error
+	// challenge: the client's dummy response, then the failure reply;
+	// the session then goes on (Auth-Wait was given) or closes.
+	saslOAuthErrorStay
+	saslOAuthErrorClose
 )
 
 // saslDialect is how one protocol speaks SASL: its prompts and the prefix
@@ -82,6 +90,21 @@ func (s *session) saslStart(d *saslDialect, mech, ir []byte, hasIR bool, enabled
 		s.writeChallenge(d.challenge)
 		s.sasl = saslCramMD5
 		return true, true
+	case codec.SASLOAuthBearer, codec.SASLXOAuth2:
+		bit, step := config.AuthOAuthBearer, saslOAuthBearer
+		if codec.ParseSASLMech(mech) == codec.SASLXOAuth2 {
+			bit, step = config.AuthXOAuth2, saslXOAuth2
+		}
+		if enabled&bit == 0 {
+			return false, true
+		}
+		if !hasIR {
+			// An empty challenge (RFC 7628 §3.1), as nginx's PR sends it.
+			s.write(d.plainPrompt)
+			s.sasl = step
+			return true, true
+		}
+		return true, s.saslOAuth(step, ir)
 	case codec.SASLExternal:
 		if enabled&config.AuthExternal == 0 {
 			return false, true
@@ -128,6 +151,10 @@ func (s *session) saslReadStep(d *saslDialect, buf []byte, limit int) (int, bool
 		return n, s.saslCramMD5(line)
 	case saslExternal:
 		return n, s.saslExternal(line)
+	case saslOAuthBearer, saslXOAuth2:
+		return n, s.saslOAuth(step, line)
+	case saslOAuthErrorStay, saslOAuthErrorClose:
+		return n, s.saslOAuthDummy(step, line)
 	}
 	return n, true
 }
@@ -255,6 +282,80 @@ func (s *session) saslDirty() bool {
 	s.srv.ops.authFailed(s)
 	s.close("invalid credentials")
 	return false
+}
+
+// oauthMinBuffer is the command buffer a server gets at least when it
+// offers OAUTHBEARER or XOAUTH2: bearer tokens (JWTs from Microsoft 365
+// and Google) run to several kilobytes, base64 makes them a third longer,
+// and nginx's default of one page would cut them off.
+const oauthMinBuffer = 16 << 10
+
+// oauthBuffer is the client command buffer of a protocol: its
+// *_client_buffer, raised to oauthMinBuffer when an OAuth mechanism is on.
+func oauthBuffer(size int, auth config.AuthMethods) int {
+	if auth&config.AuthOAuth != 0 && size < oauthMinBuffer {
+		return oauthMinBuffer
+	}
+	return size
+}
+
+// saslOAuth takes an OAUTHBEARER or XOAUTH2 response: the login and the
+// bearer token go to auth_http as Auth-User and Auth-Pass (nginx PR
+// #1590), with Auth-Method "oauthbearer" or "xoauth2".
+func (s *session) saslOAuth(step saslStep, b64 []byte) bool {
+	decode, method := codec.DecodeOAuthBearer, "oauthbearer"
+	if step == saslXOAuth2 {
+		decode, method = codec.DecodeXOAuth2, "xoauth2"
+	}
+	dec, user, token, ok := decode(s.scratch[:0], b64)
+	s.scratch = dec
+	if !ok {
+		wipe(dec)
+		s.info("client sent invalid " + method + " response")
+		s.saslBad()
+		return !s.closed
+	}
+	if !credentialClean(user) || !credentialClean(token) {
+		wipe(dec)
+		return s.saslDirty()
+	}
+	s.login = append(s.login[:0], user...)
+	s.pass = append(s.pass[:0], token...)
+	wipe(dec)
+	s.startAuth(method)
+	return false
+}
+
+// saslOAuthError sends the auth server's Auth-Error-SASL value as the
+// error challenge of a failed OAUTHBEARER / XOAUTH2 exchange (RFC 7628
+// §3.2.2); the failure reply follows the client's dummy response. Called
+// on the loop, back in pre-auth.
+func (s *session) saslOAuthError(d *saslDialect, text string, stay bool) {
+	b := append(s.loop.wbuf[:0], d.challenge...)
+	b = append(b, text...)
+	b = append(b, "\r\n"...)
+	s.loop.wbuf = b
+	s.write(b)
+	s.sasl = saslOAuthErrorClose
+	if stay {
+		s.sasl = saslOAuthErrorStay
+	}
+}
+
+// saslOAuthDummy takes the client's response to an error challenge: the
+// dummy response ("AQ==", or an empty line) gets the failure reply,
+// anything else the protocol's error (nginx PR #1590's behaviour).
+func (s *session) saslOAuthDummy(step saslStep, line []byte) bool {
+	if !codec.OAuthDummyResponse(line) {
+		s.saslBad()
+		return !s.closed
+	}
+	s.srv.ops.authFailed(s)
+	if step == saslOAuthErrorClose {
+		s.close("auth failed")
+		return false
+	}
+	return !s.closed
 }
 
 // ensureSalt makes the session's APOP/CRAM-MD5 salt once; later attempts

@@ -33,8 +33,11 @@ type session struct {
 	clientPaused, backendPaused bool
 	flushing                    bool // backend gone, delivering the rest to the client
 	inPausedList                bool
-	timerQueued                 bool   // clock.go
-	timerGen                    uint32 // clock.go
+	// backendOAuth: log in at the backend with the client's OAuth
+	// mechanism and token (auth_http sent no Auth-Pass; backend.go).
+	backendOAuth bool
+	timerQueued  bool   // clock.go
+	timerGen     uint32 // clock.go
 
 	clientAddr string // "ip:port", captured on open
 	clientIP   string
@@ -100,6 +103,7 @@ type sessionAuth struct {
 	// auth result kept for the failure reply after Auth-Wait
 	failText string
 	failCode string
+	saslErr  string // Auth-Error-SASL, the OAuth error challenge (sasl.go)
 
 	// for the session line
 	closeReason string

@@ -193,7 +193,8 @@ func smtpOpsFor(c *config.Server) (*protoOps, error) {
 		authRequest:   smtpAuthRequest,
 		goodbye:       smtpGoodbye,
 		certError:     "421 4.7.1 ",
-		clientBuffer:  func(c *config.Server) int { return c.SMTPClientBuffer },
+		sasl:          &smtpSASL,
+		clientBuffer:  func(c *config.Server) int { return oauthBuffer(c.SMTPClientBuffer, c.SMTPAuth) },
 		// The SMTP backend is logged in by XCLIENT or AUTH PLAIN with
 		// what auth_http gave; a missing password is caught there.
 		needsPass: func(string) bool { return false },
@@ -230,7 +231,7 @@ func (sc *smtpConf) onTimer(s *session) bool {
 }
 
 func (sc *smtpConf) clientData(s *session) {
-	limit := s.cfg().SMTPClientBuffer
+	limit := s.clientBuffer()
 	for s.phase == PhasePreAuth && !s.closed && s.client != nil && !s.preAuthBlocked() {
 		buf := s.in()
 		if len(buf) == 0 {

@@ -119,6 +119,13 @@ func smtpBackendData(s *session) {
 			continue
 		}
 		step := s.smtp.backend
+		if step == smtpBackendAuth && code == 334 && s.backendOAuth {
+			// The backend's error challenge: end the exchange, its 535
+			// follows.
+			s.bconsume(n)
+			s.bwrite(s.backendOAuthDummy())
+			continue
+		}
 		if !smtpReplyAccepted(step, code) {
 			s.smtpBackendFail(reply)
 			return
@@ -169,7 +176,15 @@ func (s *session) smtpBackendSend(step smtpBackendStep) bool {
 			s.internalError("no password")
 			return false
 		}
-		b = codec.AppendSMTPAuthPlain(b, s.backendLogin, s.backendPass)
+		if s.backendOAuth {
+			b = append(b, "AUTH "...)
+			b = append(b, s.backendOAuthMech()...)
+			b = append(b, ' ')
+			b = s.backendOAuthResponse(b)
+			b = append(b, smtpCRLF...)
+		} else {
+			b = codec.AppendSMTPAuthPlain(b, s.backendLogin, s.backendPass)
+		}
 	case smtpBackendMail:
 		from, _ := s.smtpEnvelope()
 		b = append(b, from...)
