@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -100,6 +101,9 @@ type sessionConfig struct {
 	upgrade bool        // tls after the greeting (STARTTLS/STLS), not from the first byte
 	ops     *protoOps
 
+	// TLS handshakes made and how many of them resumed a session.
+	handshakes, resumed atomic.Uint64
+
 	imapLogin, smtpAuth, pop3User, pop3Pass []byte
 	smtpData                                []byte // message + ".\r\n"
 }
@@ -141,6 +145,12 @@ func newSessionConfig(o *Options) (*sessionConfig, error) {
 		// session cache: every connection pays a full handshake, as a
 		// fleet of distinct clients would.
 		sc.tls = &tls.Config{InsecureSkipVerify: true, ClientSessionCache: nil}
+		if o.Resume {
+			// -resume: one cache for the run, as one client that comes
+			// back (or a fleet sharing tickets) would have: after the
+			// first handshake every login offers the session to resume.
+			sc.tls.ClientSessionCache = tls.NewLRUClientSessionCache(64)
+		}
 		sc.upgrade = o.StartTLS
 	}
 	sc.imapLogin = []byte("a1 LOGIN " + imapString(o.User) + " " + imapString(o.Pass) + "\r\n")
@@ -185,6 +195,7 @@ func (sc *sessionConfig) dial(seq int) (*session, error) {
 			c.Close()
 			return nil, ioFailure("tls", err)
 		}
+		sc.countHandshake(tc)
 		c = tc
 	}
 	var r *bufio.Reader
@@ -258,4 +269,12 @@ func (s *session) line(phase string) ([]byte, error) {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// countHandshake records a finished handshake and whether it resumed.
+func (sc *sessionConfig) countHandshake(tc *tls.Conn) {
+	sc.handshakes.Add(1)
+	if tc.ConnectionState().DidResume {
+		sc.resumed.Add(1)
+	}
 }

@@ -26,6 +26,7 @@ type Options struct {
 	Size       int           // relay smtp: DATA payload bytes; default 1 MiB
 	TLS        bool          // implicit TLS (IMAPS/POP3S/SMTPS ports): full handshake per connection, no resumption
 	StartTLS   bool          // plaintext port, upgraded after the greeting (STARTTLS/STLS); same handshake as TLS
+	Resume     bool          // with TLS or StartTLS: one client session cache for the run, so logins resume
 	Conns      int           // idle: connections to open
 	Login      bool          // idle: log in, so the proxy holds relayed sessions
 	Hold       time.Duration // idle: wait after opening before sampling memory
@@ -38,7 +39,13 @@ var ErrNoWorkers = errors.New("loadgen: concurrency must be at least 1")
 // upgraded after the greeting, not both.
 var ErrTLSAndStartTLS = errors.New("loadgen: implicit TLS and STARTTLS are exclusive")
 
+// ErrResumeWithoutTLS: resumption needs TLS or STARTTLS.
+var ErrResumeWithoutTLS = errors.New("loadgen: -resume needs -tls or -starttls")
+
 func (o *Options) check() error {
+	if o.Resume && !o.TLS && !o.StartTLS {
+		return ErrResumeWithoutTLS
+	}
 	if o.Conc < 1 {
 		return ErrNoWorkers
 	}

@@ -11,27 +11,31 @@ import (
 // Report is the outcome of one run. Fields that a mode does not measure are
 // zero and left out of the JSON.
 type Report struct {
-	Label     string            `json:"label,omitempty"` // what was measured, e.g. "nginx"
-	Mode      string            `json:"mode"`
-	Proto     string            `json:"proto"`
-	TLS       bool              `json:"tls,omitempty"`      // implicit TLS
-	StartTLS  bool              `json:"starttls,omitempty"` // TLS after the greeting
-	Target    string            `json:"target"`
-	Conc      int               `json:"concurrency"`
-	Rate      float64           `json:"target_rate,omitempty"` // open loop
-	Elapsed   float64           `json:"elapsed_s"`
-	OK        uint64            `json:"ok"`
-	Failed    uint64            `json:"failed"`
-	Errors    map[string]uint64 `json:"errors,omitempty"`
-	PerSec    float64           `json:"ok_per_s"`
-	Login     *Latency          `json:"login_latency,omitempty"`   // connect → login reply
-	Session   *Latency          `json:"session_latency,omitempty"` // connect → logout reply; relay: one message
-	Proxy     *ProxyCost        `json:"proxy,omitempty"`
-	Machine   float64           `json:"machine_busy_pct"`
-	GenCPUus  float64           `json:"generator_cpu_us_per_op"`
-	MockCPUus float64           `json:"mocks_cpu_us_per_op,omitempty"`
-	Idle      *IdleFigures      `json:"idle,omitempty"`
-	Relay     *RelayFigures     `json:"relay,omitempty"`
+	Label    string `json:"label,omitempty"` // what was measured, e.g. "nginx"
+	Mode     string `json:"mode"`
+	Proto    string `json:"proto"`
+	TLS      bool   `json:"tls,omitempty"`      // implicit TLS
+	StartTLS bool   `json:"starttls,omitempty"` // TLS after the greeting
+	Resume   bool   `json:"resume,omitempty"`   // one client session cache for the run
+	// TLS handshakes made and how many resumed a session (-resume).
+	Handshakes uint64            `json:"tls_handshakes,omitempty"`
+	Resumed    uint64            `json:"tls_resumed,omitempty"`
+	Target     string            `json:"target"`
+	Conc       int               `json:"concurrency"`
+	Rate       float64           `json:"target_rate,omitempty"` // open loop
+	Elapsed    float64           `json:"elapsed_s"`
+	OK         uint64            `json:"ok"`
+	Failed     uint64            `json:"failed"`
+	Errors     map[string]uint64 `json:"errors,omitempty"`
+	PerSec     float64           `json:"ok_per_s"`
+	Login      *Latency          `json:"login_latency,omitempty"`   // connect → login reply
+	Session    *Latency          `json:"session_latency,omitempty"` // connect → logout reply; relay: one message
+	Proxy      *ProxyCost        `json:"proxy,omitempty"`
+	Machine    float64           `json:"machine_busy_pct"`
+	GenCPUus   float64           `json:"generator_cpu_us_per_op"`
+	MockCPUus  float64           `json:"mocks_cpu_us_per_op,omitempty"`
+	Idle       *IdleFigures      `json:"idle,omitempty"`
+	Relay      *RelayFigures     `json:"relay,omitempty"`
 }
 
 // ProxyCost is the CPU the process tree under test spent during the run.
@@ -109,6 +113,9 @@ func (r *Report) WriteTable(w io.Writer) {
 		r.Elapsed)
 	unit := map[string]string{"login": "logins", "relay": "messages", "idle": "connections"}[r.Mode]
 	fmt.Fprintf(w, "  %-10s %d ok, %d failed, %.1f %s/s\n", unit+":", r.OK, r.Failed, r.PerSec, unit)
+	if r.Handshakes > 0 {
+		fmt.Fprintf(w, "  %-10s %d handshakes, %d resumed\n", "tls:", r.Handshakes, r.Resumed)
+	}
 	lat := func(name string, l *Latency) {
 		if l != nil {
 			fmt.Fprintf(w, "  %-10s p50 %s  p99 %s  p99.9 %s  max %s  mean %s\n", name, ms(l.P50), ms(l.P99),

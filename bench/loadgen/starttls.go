@@ -32,6 +32,7 @@ func (s *session) startTLS() error {
 	if err := tc.Handshake(); err != nil {
 		return ioFailure("tls", err)
 	}
+	s.cfg.countHandshake(tc)
 	s.c = tc
 	s.r.Reset(tc)
 	return nil

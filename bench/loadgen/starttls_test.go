@@ -324,3 +324,33 @@ func TestTLSAndSTARTTLSAreExclusive(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestLoginResumeResumes: with -resume the logins after the first offer
+// the session and the server takes it; the report counts them. Without
+// it, no connection resumes (the existing tests check s.resumed false).
+func TestLoginResumeResumes(t *testing.T) {
+	cfg := testTLSConfig(t)
+	f := startSTARTTLSFront(t, upgradeOK["imap"], cfg)
+	serveFrontWith(t, "imap", f)
+	r, err := RunLogin(context.Background(), Options{Proto: "imap", Addr: f.Addr().String(), StartTLS: true, Resume: true,
+		User: "u", Pass: "p w", Conc: 1, Count: 8, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK != 8 || r.Handshakes != 8 || r.Resumed < 6 || !r.Resume {
+		t.Fatalf("ok %d, handshakes %d, resumed %d; want 8, 8 and all but the first one or two", r.OK, r.Handshakes, r.Resumed)
+	}
+	n := 0
+	for _, s := range f.sessions() {
+		if s.resumed {
+			n++
+		}
+	}
+	if uint64(n) != r.Resumed {
+		t.Fatalf("the server resumed %d sessions, the report says %d", n, r.Resumed)
+	}
+	if _, err := RunLogin(context.Background(), Options{Proto: "imap", Addr: f.Addr().String(), Resume: true,
+		User: "u", Pass: "p", Conc: 1, Count: 1}); err == nil {
+		t.Fatal("-resume without TLS accepted")
+	}
+}

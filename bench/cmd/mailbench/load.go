@@ -40,6 +40,7 @@ func newLoadFlags(name string, defConc int, defDur time.Duration) *loadFlags {
 	fs.IntVar(&o.Sources, "src", 0, "spread source addresses over N addresses 127.0.0.2... (0: kernel's choice)")
 	fs.IntVar(&o.SrcOffset, "src-offset", 0, "first source address is 127.0.0.(2+offset), to run several generators")
 	fs.BoolVar(&o.TLS, "tls", false, "implicit TLS (993/995/465-style listener): a full handshake per connection")
+	fs.BoolVar(&o.Resume, "resume", false, "with -tls or -starttls: one TLS session cache for the run, so logins after the first resume (session tickets or the server's cache); the report counts the resumed handshakes")
 	fs.BoolVar(&o.StartTLS, "starttls", false,
 		"plaintext port upgraded after the greeting (IMAP STARTTLS, POP3 STLS, SMTP EHLO+STARTTLS): a full handshake per connection")
 	fs.StringVar(&lf.pids, "pid", "", "comma-separated pids whose process trees are the proxy (CPU and memory)")
