@@ -107,9 +107,12 @@ func init() {
 		slotAuth("pop3_auth", pop3AuthMethods, func(s *Server) *AuthMethods { return &s.POP3Auth }),
 		slotList("pop3_capabilities", arg1More, false, func(s *Server) *[]string { return &s.POP3Capabilities }),
 	)
-	// pop3_client_buffer is a mailproxy extension (nginx: fixed 128 bytes).
+	// pop3_client_buffer is a mailproxy extension (nginx: fixed 128 bytes);
+	// so is proxy_forward_client (the client's address to trusted IMAP and
+	// POP3 backends, as Dovecot's proxy sends it).
 	tableAdd("mailproxy",
 		slotSize("pop3_client_buffer", func(s *Server) *int { return &s.POP3ClientBuffer }),
+		slotFlag("proxy_forward_client", func(s *Server) *bool { return &s.ProxyForwardClient }),
 	)
 	tableAdd("mail_smtp",
 		slotAuth("smtp_auth", smtpAuthMethods, func(s *Server) *AuthMethods { return &s.SMTPAuth }),

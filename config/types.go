@@ -168,6 +168,7 @@ type Server struct {
 	ProxySMTPAuth         bool
 	ProxyTimeout          time.Duration // default 24h
 	XClient               bool          // default on
+	ProxyForwardClient    bool          // proxy_forward_client: IMAP ID / POP3 XCLIENT with the client's address (mailproxy)
 
 	// imap
 	IMAPAuth         AuthMethods // default AuthPlain

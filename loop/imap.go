@@ -42,7 +42,10 @@ const (
 	imapBackendUserSent                            // "+" for the password literal
 	imapBackendPassSent                            // "<tag> OK"
 	imapBackendOAuthSent                           // AUTHENTICATE with the client's token: "<tag> OK"
+	imapBackendIDSent                              // proxy_forward_client: "mpid OK" (or NO/BAD)
 )
+
+var imapBackendIDTag = []byte("mpid ")
 
 // imapState is the IMAP part of a session, allocated at the client's first
 // command (idle connections, the common case at an ISP edge, have none).
@@ -347,11 +350,24 @@ func imapBackendData(s *session) {
 				st.backend = imapBackendStarttlsSent
 				continue
 			}
-			imapBackendSendLogin(s)
+			imapBackendFirst(s)
 		case imapBackendStarttlsSent:
 			if !s.imapBackendStarttls(line) {
 				return
 			}
+		case imapBackendIDSent:
+			s.bconsume(n)
+			if bytes.HasPrefix(line, []byte("* ")) {
+				continue // the backend's own ID
+			}
+			if !bytes.HasPrefix(line, imapBackendIDTag) {
+				s.backendFail(line, nil)
+				return
+			}
+			if !bytes.HasPrefix(line[len(imapBackendIDTag):], []byte("OK")) {
+				s.info("upstream did not take the client's address (ID): \"" + printable(bytes.TrimRight(line, "\r\n")) + "\"")
+			}
+			imapBackendSendLogin(s)
 		case imapBackendLoginSent:
 			if line[0] != '+' {
 				s.backendFail(line, nil)
@@ -425,6 +441,19 @@ func (s *session) imapBackendStarttls(line []byte) bool {
 		s.backendFail(line, nil)
 		return false
 	}
-	s.tlsBackendUpgrade(func() { imapBackendSendLogin(s) })
+	s.tlsBackendUpgrade(func() { imapBackendFirst(s) })
 	return false
+}
+
+// imapBackendFirst sends what follows the greeting (and STARTTLS): the ID
+// with the client's address (proxy_forward_client), else the login.
+func imapBackendFirst(s *session) {
+	if !s.cfg().ProxyForwardClient {
+		imapBackendSendLogin(s)
+		return
+	}
+	b := s.imapForwardCmd(s.loop.wbuf[:0])
+	s.loop.wbuf = b
+	s.bwrite(b)
+	s.imap.backend = imapBackendIDSent
 }

@@ -21,7 +21,8 @@ const (
 	pop3BackendStlsSent                 // proxy_starttls: "+OK" to STLS
 	pop3BackendUserSent
 	pop3BackendPassSent
-	pop3BackendOAuthSent // AUTH with the client's token: "+OK"
+	pop3BackendOAuthSent   // AUTH with the client's token: "+OK"
+	pop3BackendXClientSent // proxy_forward_client: "+OK" (or -ERR)
 )
 
 var (
@@ -38,6 +39,14 @@ func pop3BackendData(s *session) {
 		line := s.backendLine()
 		if line == nil {
 			return
+		}
+		if s.pop3.backend == pop3BackendXClientSent {
+			s.bconsume(len(line))
+			if !bytes.HasPrefix(line, pop3BackendOK) {
+				s.info("upstream did not take the client's address (XCLIENT): \"" + printable(bytes.TrimRight(line, "\r\n")) + "\"")
+			}
+			s.pop3BackendLogin()
+			continue
 		}
 		if s.pop3.backend == pop3BackendOAuthSent && bytes.HasPrefix(line, []byte("+ ")) {
 			// The backend's error challenge: end the exchange, its -ERR
@@ -81,9 +90,22 @@ func pop3BackendData(s *session) {
 	}
 }
 
-// pop3BackendFirst sends the first login command: USER, or AUTH with the
-// client's OAuth mechanism and token.
+// pop3BackendFirst sends what follows the greeting (and STLS): XCLIENT
+// with the client's address (proxy_forward_client), else the login.
 func (s *session) pop3BackendFirst() {
+	if s.cfg().ProxyForwardClient {
+		b := s.pop3ForwardCmd(s.loop.wbuf[:0])
+		s.loop.wbuf = b
+		s.bwrite(b)
+		s.pop3.backend = pop3BackendXClientSent
+		return
+	}
+	s.pop3BackendLogin()
+}
+
+// pop3BackendLogin sends the first login command: USER, or AUTH with the
+// client's OAuth mechanism and token.
+func (s *session) pop3BackendLogin() {
 	if s.backendOAuth {
 		b := append(s.loop.wbuf[:0], "AUTH "...)
 		b = append(b, s.backendOAuthMech()...)
