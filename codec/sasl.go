@@ -16,13 +16,13 @@ var (
 type SASLMech uint8
 
 const (
-	SASLUnknown  SASLMech = iota
-	SASLPlain             // RFC 4616
-	SASLLogin             // draft-murchison-sasl-login
-	SASLCramMD5           // RFC 2195
-	SASLExternal          // RFC 4422 Appendix A
-	SASLOAuthBearer       // RFC 7628
-	SASLXOAuth2           // Google's XOAUTH2
+	SASLUnknown     SASLMech = iota
+	SASLPlain                // RFC 4616
+	SASLLogin                // draft-murchison-sasl-login
+	SASLCramMD5              // RFC 2195
+	SASLExternal             // RFC 4422 Appendix A
+	SASLOAuthBearer          // RFC 7628
+	SASLXOAuth2              // Google's XOAUTH2
 )
 
 // ParseSASLMech recognises a mechanism name, ignoring ASCII case

@@ -79,7 +79,10 @@ mail {
 				}
 			}
 			return im != "" && po != ""
-		}, func() string { data, _ := os.ReadFile(d.dir + "/dovecot.log"); return "Dovecot's login lines:\n" + string(data) })
+		}, func() string {
+			data, _ := os.ReadFile(d.dir + "/dovecot.log")
+			return "Dovecot's login lines:\n" + string(data)
+		})
 		_ = os.Truncate(d.dir+"/dovecot.log", 0)
 		return im, po
 	}

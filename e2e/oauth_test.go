@@ -54,6 +54,9 @@ mail {
     server { listen 127.0.0.1:%d; protocol smtp; smtp_auth plain oauthbearer xoauth2; }
 }
 `, dir, auth.Addr, imap, pop3, smtp))
+	for _, port := range []int{imap, pop3, smtp} {
+		p.waitPort(t, fmt.Sprintf("127.0.0.1:%d", port))
+	}
 
 	curl := func(tok string, args ...string) (string, error) {
 		full := append([]string{"-sS", "--max-time", "30", "--user", oauthUser + ":", "--oauth2-bearer", tok}, args...)

@@ -393,7 +393,9 @@ mail {
 		body, _ := io.ReadAll(resp.Body)
 		v, _ := opsParse(t, string(body)).sum("mailproxy_log_messages_dropped_total")
 		return v >= 50
-	}, func() string { return "mailproxy_log_messages_dropped_total counting the messages the dead syslog targets lost" })
+	}, func() string {
+		return "mailproxy_log_messages_dropped_total counting the messages the dead syslog targets lost"
+	})
 }
 
 // USR1 (reopen) keeps syslog targets working, and the target reconnects:

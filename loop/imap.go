@@ -57,6 +57,9 @@ type imapState struct {
 
 	backend  imapBackendStep
 	untagged []byte // the one untagged backend line kept before the tagged OK
+	// literalPlus: the backend's greeting advertised LITERAL+ (RFC 7888),
+	// so LOGIN goes out in one write with non-synchronising literals.
+	literalPlus bool
 }
 
 // imapConf is one IMAP server{} block's replies, built once at start-up:
@@ -301,6 +304,26 @@ func imapResetPreAuth(s *session) {
 func imapLoginDone(s *session) {
 	s.imap.backend = imapBackendGreeting
 	s.imap.untagged = s.imap.untagged[:0]
+	s.imap.literalPlus = false
+}
+
+// imapGreetingLiteralPlus reports whether a backend greeting's CAPABILITY
+// response code lists LITERAL+.
+func imapGreetingLiteralPlus(line []byte) bool {
+	i := bytes.Index(line, []byte("[CAPABILITY "))
+	if i < 0 {
+		return false
+	}
+	caps := line[i+len("[CAPABILITY "):]
+	if j := bytes.IndexByte(caps, ']'); j >= 0 {
+		caps = caps[:j]
+	}
+	for _, c := range bytes.Fields(caps) {
+		if bytes.EqualFold(c, []byte("LITERAL+")) {
+			return true
+		}
+	}
+	return false
 }
 
 // imapBackendSendLogin sends "<tag> LOGIN {n}", the first login step, or
@@ -317,6 +340,25 @@ func imapBackendSendLogin(s *session) {
 		s.bwrite(b)
 		wipe(b)
 		s.imap.backend = imapBackendOAuthSent
+		return
+	}
+	if s.imap.literalPlus {
+		// One write, no "+" round trips: "<tag> LOGIN {n+}" user
+		// "{m+}" password (a mailproxy extension; nginx waits for each).
+		b := append(s.loop.wbuf[:0], s.imap.tag...)
+		b = append(b, " LOGIN {"...)
+		b = strconv.AppendInt(b, int64(len(s.backendLogin)), 10)
+		b = append(b, "+}\r\n"...)
+		b = append(b, s.backendLogin...)
+		b = append(b, " {"...)
+		b = strconv.AppendInt(b, int64(len(s.backendPass)), 10)
+		b = append(b, "+}\r\n"...)
+		b = append(b, s.backendPass...)
+		b = append(b, "\r\n"...)
+		s.loop.wbuf = b
+		s.bwrite(b)
+		wipe(b)
+		s.imap.backend = imapBackendPassSent
 		return
 	}
 	b := append(s.loop.wbuf[:0], s.imap.tag...)
@@ -344,6 +386,9 @@ func imapBackendData(s *session) {
 				s.backendFail(line, nil)
 				return
 			}
+			// LITERAL+ as the plaintext greeting says; after STARTTLS
+			// the capabilities may differ, so not then.
+			st.literalPlus = imapGreetingLiteralPlus(line) && !s.tlsBackendStarttls()
 			s.bconsume(n)
 			if s.tlsBackendStarttls() {
 				s.bwrite(imapBackendStarttlsCmd)

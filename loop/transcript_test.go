@@ -218,3 +218,24 @@ func TestSASLCredentialsWithLineBreaksRefused(t *testing.T) {
 	f(config.SMTP, "C: AUTH PLAIN AHVzZXIxDQpERUxFIDEAcGFzcw==\n", "S: 535 5.7.8 Authentication failed\n[closed]")
 	f(config.SMTP, "C: AUTH LOGIN dXMKcg==\n", "S: 535 5.7.8 Authentication failed\n[closed]")
 }
+
+// TestIMAPTranscriptLoginLiteralPlus: a backend whose greeting advertises
+// LITERAL+ gets the whole LOGIN in one write, without the two "+" round
+// trips nginx waits for (issue 15, deliverable 6).
+func TestIMAPTranscriptLoginLiteralPlus(t *testing.T) {
+	tr := newTranscript(t, testServerConfig(config.IMAP, nil))
+	tr.take()
+	tr.script("C: t7 LOGIN bob secret\n", "S: [auth plain bob secret]")
+	tr.answer("Auth-Status: OK\r\nAuth-Server: 127.0.0.1\r\nAuth-Port: 143\r\nAuth-User: bob@x\r\n")
+	f := func(in, want string) {
+		t.Helper()
+		if got := tr.backend(crlf(in)); got != crlf(want) {
+			t.Fatalf("backend %q:\n got %q\nwant %q", in, got, crlf(want))
+		}
+	}
+	f("* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN] ready\n", "t7 LOGIN {5+}\nbob@x {6+}\nsecret\n | ")
+	f("t7 OK [CAPABILITY IMAP4rev1] Logged in\n", " | t7 OK [CAPABILITY IMAP4rev1] Logged in\n[relay]")
+	if imapGreetingLiteralPlus([]byte("* OK ready LITERAL+\r\n")) || imapGreetingLiteralPlus([]byte("* OK [CAPABILITY LITERAL-] x\r\n")) {
+		t.Fatal("LITERAL+ found outside a CAPABILITY response code")
+	}
+}
