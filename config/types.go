@@ -141,9 +141,10 @@ type Server struct {
 	Listens    []Listen
 	ServerName string // default: the machine hostname
 
-	Timeout   time.Duration // default 60s
-	MaxErrors int           // default 5
-	ErrorLogs []LogTarget   // per-server error_log, if any
+	Timeout     time.Duration // default 60s
+	MaxErrors   int           // default 5
+	SoKeepalive bool          // legacy so_keepalive directive (keepalive.go): client and backend sockets
+	ErrorLogs   []LogTarget   // per-server error_log, if any
 
 	Resolver        []string      // name servers as "ip:port"; off = nil (resolver.go)
 	ResolverTimeout time.Duration // default 30s, for each lookup

@@ -22,7 +22,9 @@ type dnsServer struct {
 	table   map[string]dnsAnswer // key: "PTR 2.0.0.127.in-addr.arpa" or "A name" (no final dot, lower case)
 	queries []string             // "TYPE name" in arrival order
 	seen    chan string          // each query, if the test listens
-	release chan struct{}        // closed at test end: gated and hung answers give up
+	log     *dnsLog              // shared by several servers, with tag (joinLog)
+	tag     string
+	release chan struct{} // closed at test end: gated and hung answers give up
 	wg      sync.WaitGroup
 }
 
@@ -33,17 +35,48 @@ type dnsAnswer struct {
 	addrs []netip.Addr  // A / AAAA data (filtered by the question type)
 	hang  bool          // never answer
 	gate  chan struct{} // answer only once closed
+	rrs   []dnsRec      // further answer records, as given, after the above
+	full  bool          // owner names written out in full, not as a pointer
+}
+
+// dnsRec is one raw answer record; owner "" is the question name.
+type dnsRec struct {
+	typ   uint16
+	owner string
+	rdata []byte
+}
+
+// dnsLog is the order in which queries reached several servers, each
+// entry "TAG TYPE name" (lower case).
+type dnsLog struct {
+	mu      sync.Mutex
+	entries []string
+}
+
+func (l *dnsLog) list() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.entries...)
 }
 
 const (
-	dnsTypeA    = 1
-	dnsTypePTR  = 12
-	dnsTypeAAAA = 28
+	dnsTypeA     = 1
+	dnsTypePTR   = 12
+	dnsTypeAAAA  = 28
+	dnsTypeCNAME = 5
+	dnsTypeDNAME = 39
 )
 
 func startDNS(t testing.TB) *dnsServer {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	return startDNSAt(t, "127.0.0.1")
+}
+
+// startDNSAt is startDNS on another loopback address, with queries also
+// recorded in log as "tag TYPE name" when log is not nil.
+func startDNSAt(t testing.TB, ip string) *dnsServer {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", ip+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +90,13 @@ func startDNS(t testing.TB) *dnsServer {
 		d.wg.Wait()
 	})
 	return d
+}
+
+// joinLog records this server's queries in log as "tag TYPE name" too.
+func (d *dnsServer) joinLog(log *dnsLog, tag string) {
+	d.mu.Lock()
+	d.log, d.tag = log, tag
+	d.mu.Unlock()
 }
 
 // ptr sets the PTR answer for IPv4 address ip.
@@ -129,6 +169,11 @@ func (d *dnsServer) answer(q []byte, from net.Addr) {
 	d.queries = append(d.queries, key)
 	a, found := d.table[key]
 	seen := d.seen
+	if d.log != nil {
+		d.log.mu.Lock()
+		d.log.entries = append(d.log.entries, d.tag+" "+key)
+		d.log.mu.Unlock()
+	}
 	d.mu.Unlock()
 	if seen != nil {
 		select {
@@ -150,21 +195,28 @@ func (d *dnsServer) answer(q []byte, from net.Addr) {
 			return
 		}
 	}
+	owner := ""
+	if a.full {
+		owner = name
+	}
 	var rr [][]byte
 	for _, n := range a.names {
 		if qtype == dnsTypePTR {
-			rr = append(rr, dnsRR(dnsTypePTR, dnsName(n)))
+			rr = append(rr, dnsRR(owner, dnsTypePTR, dnsName(n)))
 		}
 	}
 	for _, ip := range a.addrs {
 		switch {
 		case qtype == dnsTypeA && ip.Is4():
 			b := ip.As4()
-			rr = append(rr, dnsRR(dnsTypeA, b[:]))
+			rr = append(rr, dnsRR(owner, dnsTypeA, b[:]))
 		case qtype == dnsTypeAAAA && ip.Is6():
 			b := ip.As16()
-			rr = append(rr, dnsRR(dnsTypeAAAA, b[:]))
+			rr = append(rr, dnsRR(owner, dnsTypeAAAA, b[:]))
 		}
+	}
+	for _, r := range a.rrs {
+		rr = append(rr, dnsRR(r.owner, r.typ, r.rdata))
 	}
 	// Header: same ID; QR, AA, the query's RD, RA; rcode.
 	resp := make([]byte, 12, 512)
@@ -180,12 +232,16 @@ func (d *dnsServer) answer(q []byte, from net.Addr) {
 	_, _ = d.pc.WriteTo(resp, from)
 }
 
-// dnsRR is one answer record: owner = pointer to the question name at
-// offset 12, class IN, TTL 60.
-func dnsRR(typ uint16, data []byte) []byte {
-	b := []byte{0xc0, 12, 0, 0, 0, 1, 0, 0, 0, 60, 0, 0}
-	binary.BigEndian.PutUint16(b[2:], typ)
-	binary.BigEndian.PutUint16(b[10:], uint16(len(data)))
+// dnsRR is one answer record, class IN, TTL 60; owner "" is a pointer to
+// the question name at offset 12, any other is written out in full.
+func dnsRR(owner string, typ uint16, data []byte) []byte {
+	b := []byte{0xc0, 12}
+	if owner != "" {
+		b = dnsName(owner)
+	}
+	b = binary.BigEndian.AppendUint16(b, typ)
+	b = append(b, 0, 1, 0, 0, 0, 60)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(data)))
 	return append(b, data...)
 }
 

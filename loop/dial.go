@@ -43,6 +43,11 @@ func (s *session) connectBackend(b *backendCtx) {
 	// As Go's dialer did: the relay forwards small IMAP/POP3/SMTP replies
 	// and should not wait for delayed ACKs.
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if s.cfg().SoKeepalive {
+		// The legacy so_keepalive directive (config/keepalive.go): the
+		// system's keepalive times, as for the client side.
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+	}
 	switch err := unix.Connect(fd, sa); err {
 	case nil:
 	case unix.EINPROGRESS, unix.EINTR:

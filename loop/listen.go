@@ -18,7 +18,10 @@ import (
 // multipath, as nginx applies them. Accepted sockets inherit the buffer and
 // keepalive options from the listening one on Linux, so nothing is set per
 // connection: like nginx, no keepalive unless so_keepalive asks for it.
-func listenSocket(network, addr string, l *config.Listen) (net.Listener, error) {
+// keepalive is the legacy so_keepalive directive of the listen's server:
+// SO_KEEPALIVE on the listening socket, hence on every accepted one,
+// where the listen has no so_keepalive= of its own.
+func listenSocket(network, addr string, l *config.Listen, keepalive bool) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1}
 	if l != nil && l.Multipath {
 		lc.SetMultipathTCP(true)
@@ -31,7 +34,7 @@ func listenSocket(network, addr string, l *config.Listen) (net.Listener, error) 
 				// accept path (accept.go) sets nothing per connection.
 				_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 				if l != nil {
-					optErr = listenOptions(int(fd), l)
+					optErr = listenOptions(int(fd), l, keepalive)
 				}
 			})
 			if err != nil {
@@ -59,7 +62,7 @@ func listenSocket(network, addr string, l *config.Listen) (net.Listener, error) 
 	return ln, nil
 }
 
-func listenOptions(fd int, l *config.Listen) error {
+func listenOptions(fd int, l *config.Listen, keepalive bool) error {
 	if l.RcvBuf > 0 {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, l.RcvBuf); err != nil {
 			return err
@@ -74,7 +77,11 @@ func listenOptions(fd int, l *config.Listen) error {
 		// Must be set before bind; only meaningful on IPv6 sockets.
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, l.IPv6Only)
 	}
-	switch ka := l.SoKeepalive; ka {
+	ka := l.SoKeepalive
+	if ka == "" && keepalive {
+		ka = "on"
+	}
+	switch ka {
 	case "", "off":
 	case "on":
 		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)

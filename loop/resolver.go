@@ -23,7 +23,10 @@ import (
 //
 // The lookups run in the worker pool with the stub client of loop/dns;
 // the result comes back to the loop with Execute. Each lookup may take
-// resolver_timeout, asking the name servers in turn (round robin). Answers
+// resolver_timeout, asking the name servers in nginx's order (loop/dns
+// Client.Ask); answers nginx ignores count as none, so they end in the
+// timeout, and nginx's lines about them are logged here with the
+// session's context. Answers
 // are cached per server{} for valid= or their TTL; a reload starts with an
 // empty cache.
 //
@@ -32,7 +35,8 @@ import (
 // other family can never match), and a client whose family is turned off
 // with ipv4=off / ipv6=off gets [UNAVAILABLE] without a query; when the
 // worker pool is full the session goes on at once with [TEMPUNAVAIL]
-// (nginx closes it when it cannot start a lookup).
+// (nginx closes it when it cannot start a lookup); a PTR answered with a
+// CNAME only is followed (nginx ignores the answer and times out).
 
 const (
 	hostUnavailable = "[UNAVAILABLE]"
@@ -81,9 +85,9 @@ func (sc *smtpConf) resolveStart(s *session) bool {
 	s.loop.arm(s, time.Now().Add(2*r.dns.Timeout+s.cfg().Timeout).UnixNano())
 	el := s.loop.el
 	ok := s.srv.rt.pool.TrySubmit(func() {
-		host, msg := r.clientHost(ip)
+		host, msgs := r.clientHost(ip)
 		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			s.onLoop("resolver answer", func() { sc.resolveDone(s, host, msg) })
+			s.onLoop("resolver answer", func() { sc.resolveDone(s, host, msgs) })
 			return nil
 		}))
 	})
@@ -99,14 +103,14 @@ func (sc *smtpConf) resolveStart(s *session) bool {
 
 // resolveDone takes the result, greets and reads what the client sent
 // meanwhile. Called on the loop.
-func (sc *smtpConf) resolveDone(s *session, host, msg string) {
+func (sc *smtpConf) resolveDone(s *session, host string, msgs []string) {
 	if s.closed || s.phase != PhasePreAuth || s.wait != waitResolver {
 		return
 	}
 	s.wait = waitNone
 	s.clientHost = host
-	if msg != "" {
-		s.errorf(msg)
+	for _, m := range msgs {
+		s.errorf(m)
 	}
 	s.resumeRead(true)
 	s.armTimeout()
@@ -116,17 +120,29 @@ func (sc *smtpConf) resolveDone(s *session, host, msg string) {
 	s.processPending()
 }
 
-// clientHost runs both lookups for ip. Runs in a worker.
-func (r *resolverRT) clientHost(ip netip.Addr) (host, logMsg string) {
-	return resolverDecide(ip, r.dns.Ask(dns.PTRName(ip), dns.TypePTR), func(name string) dns.Result {
+// clientHost runs both lookups for ip and returns the host and the error
+// lines to log: nginx's about skipped records and ignored answers, then
+// its verdict. Runs in a worker.
+func (r *resolverRT) clientHost(ip netip.Addr) (host string, logMsgs []string) {
+	ptr := r.dns.Ask(dns.PTRName(ip), dns.TypePTR)
+	logMsgs = ptr.Notes
+	host, msg := resolverDecide(ip, ptr, func(name string) dns.Result {
+		var res dns.Result
 		switch {
 		case ip.Is4() && r.ipv4:
-			return r.dns.Ask(name, dns.TypeA)
+			res = r.dns.Ask(name, dns.TypeA)
 		case ip.Is6() && r.ipv6:
-			return r.dns.Ask(name, dns.TypeAAAA)
+			res = r.dns.Ask(name, dns.TypeAAAA)
+		default:
+			return dns.Result{Code: dns.OK}
 		}
-		return dns.Result{Code: dns.OK}
+		logMsgs = append(logMsgs, res.Notes...)
+		return res
 	})
+	if msg != "" {
+		logMsgs = append(logMsgs, msg)
+	}
+	return host, logMsgs
 }
 
 // resolverDecide is nginx's decision table: the host for the client at ip

@@ -361,7 +361,7 @@ func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
 			}
 			_ = os.Remove(addr)
 		}
-		ln, err := listenSocket(network, addr, listenOf(srv))
+		ln, err := listenSocket(network, addr, listenOf(srv), srv.cfg.SoKeepalive)
 		if err != nil {
 			rt.closeListeners(opened)
 			return nil, fmt.Errorf("bind() to %s failed (%v)", srv.listen, err)

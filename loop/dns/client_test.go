@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,5 +129,92 @@ func TestClientAsk(t *testing.T) {
 	r := &Client{Servers: []string{deadAddr, deadAddr}, Timeout: 3 * time.Second}
 	if res := r.Ask(ptr, TypePTR); res.Code != TimedOut {
 		t.Fatalf("dead servers: got %+v", res)
+	}
+}
+
+// startScripted runs a UDP name server on 127.0.0.1 whose answer to
+// each question is answer(name); it appends "tag name" to *log.
+func startScripted(t *testing.T, tag string, mu *sync.Mutex, log *[]string, answer func(name string) (byte, []testRR)) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := buf[:n]
+			name, end, err := readName(q, 12)
+			if err != nil || end+4 > n {
+				continue
+			}
+			mu.Lock()
+			*log = append(*log, tag+" "+name)
+			mu.Unlock()
+			rcode, an := answer(name)
+			_, _ = pc.WriteTo(testMsg(binary.BigEndian.Uint16(q), name, binary.BigEndian.Uint16(q[end:]), 0, rcode, an), from)
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// TestClientFirstServerFirst: the first question goes to the first
+// server and each next one to the server after (nginx's rotation); the
+// old client started at the second.
+func TestClientFirstServerFirst(t *testing.T) {
+	var mu sync.Mutex
+	var log []string
+	nx := func(string) (byte, []testRR) { return NXDomain, nil } // no TTL: never cached
+	var servers []string
+	for _, tag := range []string{"a", "b", "c"} {
+		servers = append(servers, startScripted(t, tag, &mu, &log, nx))
+	}
+	r := &Client{Servers: servers, Timeout: 5 * time.Second}
+	for _, n := range []string{"q1.test", "q2.test", "q3.test", "q4.test", "q1.test"} {
+		if res := r.Ask(n, TypeA); res.Code != NXDomain {
+			t.Fatalf("%s: got %+v", n, res)
+		}
+	}
+	want := "a q1.test,b q2.test,c q3.test,a q4.test,b q1.test"
+	if got := strings.Join(log, ","); got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+// TestClientFollowsCNAME: an answer with only a CNAME is followed, for
+// PTR as for A, as a new question to the next server; the result is
+// cached under the first name with the shorter TTL; a CNAME loop ends.
+func TestClientFollowsCNAME(t *testing.T) {
+	var mu sync.Mutex
+	var log []string
+	answer := func(name string) (byte, []testRR) {
+		switch name {
+		case "2.0.0.127.in-addr.arpa":
+			return 0, []testRR{{TypeCNAME, 30, testName("2.sub.rev.test")}}
+		case "2.sub.rev.test":
+			return 0, []testRR{{TypePTR, 60, testName("ok.test")}}
+		case "loop.test":
+			return 0, []testRR{{TypeCNAME, 30, testName("loop.test")}}
+		}
+		return NXDomain, nil
+	}
+	r := &Client{Servers: []string{startScripted(t, "a", &mu, &log, answer), startScripted(t, "b", &mu, &log, answer)},
+		Timeout: 5 * time.Second}
+	for range 2 {
+		res := r.Ask("2.0.0.127.in-addr.arpa", TypePTR)
+		if res.Code != OK || len(res.Names) != 1 || res.Names[0] != "ok.test" || res.TTL != 30 {
+			t.Fatalf("got %+v", res)
+		}
+	}
+	if got, want := strings.Join(log, ","), "a 2.0.0.127.in-addr.arpa,b 2.sub.rev.test"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	if res := r.Ask("loop.test", TypeA); res.Code != ServFail || len(log) != 2+maxCNAME+1 {
+		t.Fatalf("loop: got %+v after %d questions", res, len(log)-2)
 	}
 }

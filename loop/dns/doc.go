@@ -5,7 +5,10 @@
 // 127.0.0.1 with "localhost") nor resolv.conf's search list, and it tells
 // an empty answer from NXDOMAIN (nginx's ngx_resolver behaves the same
 // way). Result codes are nginx's resolver states, which its log lines
-// print.
+// print. Answers are read as nginx 1.22 reads them (message.go parse):
+// those it ignores count as none, and the name servers are asked in its
+// order; the one addition is that a PTR answered with a CNAME only is
+// followed.
 //
 // Goroutines: Client.Ask and Exchange block on the network; mailproxy
 // calls them from its worker pool, never from an event loop. A Client is

@@ -22,6 +22,9 @@ func FuzzDNSParse(f *testing.F) {
 			if err != nil {
 				continue
 			}
+			if len(res.CNAME) > maxName {
+				t.Fatalf("CNAME of %d bytes", len(res.CNAME))
+			}
 			for _, n := range res.Names {
 				if len(n) > maxName {
 					t.Fatalf("name of %d bytes", len(n))

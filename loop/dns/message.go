@@ -11,11 +11,13 @@ import (
 // DNS messages (RFC 1035 §4): the query, and the parse of an answer.
 
 const (
-	TypeA    = 1
-	TypeSOA  = 6
-	TypePTR  = 12
-	TypeAAAA = 28
-	classIN  = 1
+	TypeA     = 1
+	TypeCNAME = 5
+	TypeSOA   = 6
+	TypePTR   = 12
+	TypeAAAA  = 28
+	TypeDNAME = 39
+	classIN   = 1
 
 	// maxUDP is the largest UDP answer read (RFC 1035's 512 plus room
 	// for servers that send more without EDNS).
@@ -62,6 +64,8 @@ type Result struct {
 	Names []string     // PTR targets, lower case, no final dot
 	Addrs []netip.Addr // A / AAAA data
 	TTL   uint32       // how long the answer may be cached (0: not at all)
+	CNAME string       // from parse: the alias to follow, when the answer has no records of the type asked
+	Notes []string     // nginx's log lines about records skipped and answers ignored on the way
 }
 
 var errMismatch = errors.New("dns: answer does not match the question")
@@ -151,8 +155,25 @@ func readName(msg []byte, off int) (string, int, error) {
 	}
 }
 
+// ignoredError is an answer to the question that nginx logs and then
+// ignores: it goes on waiting, and asks the next name server at the
+// resend time (ngx_resolver_process_ptr / _a, the "DNS error" and
+// "short DNS response" paths). msgs are nginx's log lines.
+type ignoredError struct{ msgs []string }
+
+func (e *ignoredError) Error() string { return "dns: answer ignored: " + strings.Join(e.msgs, "; ") }
+
+func ignored(notes []string, msg string) *ignoredError {
+	return &ignoredError{msgs: append(notes, msg)}
+}
+
 // parse checks that msg answers the question (id, name, qtype) and
-// collects the records of qtype. truncated reports the TC bit.
+// decodes it as nginx 1.22 does. err is errMismatch for a message that is
+// not an answer to the question, *ignoredError for an answer nginx
+// ignores; truncated reports the TC bit. For PTR only the first PTR
+// record counts (nginx stops there); for A / AAAA all records do, and an
+// answer with a CNAME and no address gives the CNAME to follow.
+// res.Notes are the lines nginx logs about records it skipped.
 func parse(msg []byte, id uint16, name string, qtype uint16) (res Result, truncated bool, err error) {
 	if len(msg) < 12 || binary.BigEndian.Uint16(msg) != id || msg[2]&0x80 == 0 {
 		return res, false, errMismatch
@@ -169,7 +190,12 @@ func parse(msg []byte, id uint16, name string, qtype uint16) (res Result, trunca
 	if msg[2]&0x02 != 0 {
 		return res, true, nil
 	}
-	if rc := int(msg[3] & 0x0f); rc != 0 {
+	switch rc := int(msg[3] & 0x0f); {
+	case rc == FormErr || rc > Refused:
+		// nginx: "DNS error", and the question stays pending.
+		return res, false, ignored(nil, "DNS error ("+strconv.Itoa(rc)+": "+CodeText(rc)+
+			"), query id:"+strconv.Itoa(int(id)))
+	case rc != 0:
 		res.Code = rc
 		if rc == NXDomain {
 			res.TTL = soaTTL(msg, off)
@@ -177,45 +203,84 @@ func parse(msg []byte, id uint16, name string, qtype uint16) (res Result, trunca
 		return res, false, nil
 	}
 	an := int(binary.BigEndian.Uint16(msg[6:]))
-	minTTL := uint32(0)
+	if an == 0 {
+		// nginx: "Host not found" for an empty answer.
+		return Result{Code: NXDomain, TTL: soaTTL(msg, off)}, false, nil
+	}
+	var notes []string
+	minTTL, cnameTTL := uint32(0), uint32(0)
 	for range an {
 		var typ, class uint16
 		var ttl uint32
 		var rdata []byte
 		if typ, class, ttl, rdata, off, err = readRR(msg, off); err != nil {
-			return Result{Code: FormErr}, false, nil
+			return res, false, ignored(notes, "short DNS response")
 		}
-		if class != classIN || typ != qtype {
-			continue // e.g. the CNAME chain of a recursive answer
+		if class != classIN {
+			return res, false, ignored(notes, "unexpected RR class "+strconv.Itoa(int(class)))
 		}
-		switch typ {
-		case TypePTR:
+		switch {
+		case typ == TypePTR && qtype == TypePTR:
+			if len(rdata) == 0 {
+				return res, false, ignored(notes, "short DNS response")
+			}
 			n, _, err := readName(msg, off-len(rdata))
 			if err != nil {
-				return Result{Code: FormErr}, false, nil
+				return res, false, ignored(notes, "invalid name in DNS response")
 			}
-			res.Names = append(res.Names, n)
-		case TypeA:
-			if len(rdata) != 4 {
-				return Result{Code: FormErr}, false, nil
+			return Result{Names: []string{n}, TTL: ttl, Notes: notes}, false, nil
+		case typ == TypeA || typ == TypeAAAA:
+			if qtype == TypePTR {
+				notes = append(notes, "unexpected RR type "+strconv.Itoa(int(typ))+" in DNS response")
+				continue
 			}
-			res.Addrs = append(res.Addrs, netip.AddrFrom4([4]byte(rdata)))
-		case TypeAAAA:
-			if len(rdata) != 16 {
-				return Result{Code: FormErr}, false, nil
+			if typ != qtype {
+				return res, false, ignored(notes, "unexpected "+typeName(typ)+" record in DNS response")
 			}
-			res.Addrs = append(res.Addrs, netip.AddrFrom16([16]byte(rdata)))
-		}
-		if minTTL == 0 || ttl < minTTL {
-			minTTL = ttl
+			if len(rdata) != 4 && typ == TypeA || len(rdata) != 16 && typ == TypeAAAA {
+				return res, false, ignored(notes, "invalid "+typeName(typ)+" record in DNS response")
+			}
+			if typ == TypeA {
+				res.Addrs = append(res.Addrs, netip.AddrFrom4([4]byte(rdata)))
+			} else {
+				res.Addrs = append(res.Addrs, netip.AddrFrom16([16]byte(rdata)))
+			}
+			if minTTL == 0 || ttl < minTTL {
+				minTTL = ttl
+			}
+		case typ == TypeCNAME:
+			if res.CNAME == "" {
+				n, _, err := readName(msg, off-len(rdata))
+				if err != nil || len(rdata) == 0 {
+					return res, false, ignored(notes, "invalid name in DNS response")
+				}
+				res.CNAME, cnameTTL = n, ttl
+			}
+		case typ == TypeDNAME && qtype != TypePTR:
+			// skipped without a word (ngx_resolver_process_a)
+		default:
+			notes = append(notes, "unexpected RR type "+strconv.Itoa(int(typ))+" in DNS response")
 		}
 	}
-	if len(res.Names) == 0 && len(res.Addrs) == 0 {
-		// nginx: "Host not found" for an answer without the records asked.
-		return Result{Code: NXDomain, TTL: soaTTL(msg, off)}, false, nil
+	res.Notes = notes
+	switch {
+	case len(res.Addrs) > 0:
+		res.CNAME, res.TTL = "", minTTL
+		return res, false, nil
+	case res.CNAME != "":
+		res.TTL = cnameTTL
+		return res, false, nil
+	case qtype == TypePTR:
+		return Result{}, false, ignored(notes, "no PTR type in DNS response")
 	}
-	res.TTL = minTTL
-	return res, false, nil
+	return Result{}, false, ignored(notes, "no A or CNAME types in DNS response")
+}
+
+func typeName(typ uint16) string {
+	if typ == TypeA {
+		return "A"
+	}
+	return "AAAA"
 }
 
 // readRR reads the resource record at off.
