@@ -43,6 +43,7 @@ import (
 // peer holds no slot, and a handshake that finds none waits for one: no
 // connection is refused for it. Silent and waiting handshakes are bounded
 // by the session's timeout and the connection caps.
+// Read-only: the gates are sized at start-up.
 var RunnableHandshakes = max(4, 2*runtime.GOMAXPROCS(0))
 
 // HandshakeBuffer bounds the ciphertext a peer may send before its
