@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -38,47 +37,45 @@ func (s *session) tlsPost(gc gnet.Conn, backend bool) func([]byte) {
 	}
 }
 
-// tlsGo runs t's handshake in its own goroutine and calls done on the loop
-// when it ends. It reports false when no handshake slot is free.
-func (s *session) tlsGo(t *mailtls.Conn, done func(err error)) bool {
-	if !mailtls.AcquireSlot() {
-		return false
+// tlsGo runs t's handshake in its own goroutine and calls t.Done on the
+// loop when it ends. Only once t.ShouldStart: a client that has sent no
+// complete first record has no goroutine (mailtls/adapter.go).
+func (s *session) tlsGo(t *mailtls.Conn) {
+	if !t.ShouldStart() {
+		return
 	}
 	el := s.loop.el
-	timeout := s.cfg().Timeout
 	go func() {
-		err := tlsHandshake(t, timeout)
-		mailtls.ReleaseSlot()
+		err := tlsHandshake(t)
 		_ = el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			defer s.recoverPanic("TLS handshake end")
-			done(err)
+			t.Done(err)
 			return nil
 		}))
 	}()
-	return true
 }
 
 // tlsHandshake runs t's handshake in the handshake goroutine; a panic
-// inside crypto/tls fails that handshake only.
-func tlsHandshake(t *mailtls.Conn, timeout time.Duration) (err error) {
+// inside crypto/tls fails that handshake only. No deadline: the session's
+// timer bounds the handshake and its close aborts it.
+func tlsHandshake(t *mailtls.Conn) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = workerPanic("TLS handshake", p)
 		}
 	}()
-	return t.Handshake(timeout)
+	return t.Handshake(context.Background())
 }
 
 // tlsStartClient begins the client handshake: at accept for implicit TLS,
-// or after the STARTTLS reply.
+// or after the STARTTLS reply. The goroutine starts when the ClientHello
+// has come (tlsFeedClient).
 func (s *session) tlsStartClient(starttls bool) {
 	gc := s.client
 	t := mailtls.NewServerConn(gc, s.tlsPost(gc, false), s.srv.tls.Config)
+	t.Done = func(err error) { s.tlsClientDone(t, starttls, err) }
 	s.tls = t
-	if !s.tlsGo(t, func(err error) { s.tlsClientDone(t, starttls, err) }) {
-		s.errorf("SSL handshake refused: " + mailtls.ErrBusy.Error())
-		s.close("ssl busy")
-	}
+	s.tlsGo(t)
 }
 
 // tlsClientDone runs on the loop when the client handshake has ended.
@@ -87,11 +84,7 @@ func (s *session) tlsClientDone(t *mailtls.Conn, starttls bool, err error) {
 		return
 	}
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			s.srv.stats.TLSHandshake("timeout")
-		} else {
-			s.srv.stats.TLSHandshake("fail")
-		}
+		s.srv.stats.TLSHandshake("fail")
 		s.info("SSL handshake failed", "err", err.Error())
 		s.close("ssl handshake failed")
 		return
@@ -162,8 +155,7 @@ func (s *session) tlsStartBackend(next func()) {
 		cfg.ServerName = tlsHostOf(s.upstream)
 	}
 	t := mailtls.NewClientConn(gc, s.tlsPost(gc, true), cfg)
-	s.btls = t
-	ok := s.tlsGo(t, func(err error) {
+	t.Done = func(err error) {
 		if s.closed || s.btls != t {
 			return
 		}
@@ -177,11 +169,9 @@ func (s *session) tlsStartBackend(next func()) {
 		if !s.closed && s.phase == PhaseBackendLogin {
 			s.srv.ops.backendData(s)
 		}
-	})
-	if !ok {
-		s.errorf("upstream SSL handshake refused: " + mailtls.ErrBusy.Error())
-		s.internalError("upstream ssl busy")
 	}
+	s.btls = t
+	s.tlsGo(t) // a backend handshake starts at once: we speak first
 }
 
 // TLS towards backends (a mailproxy extension; nginx has none, reference
@@ -289,6 +279,10 @@ func (s *session) tlsReadFailed(err error) {
 // conn inside a failing Write is touched here.
 func (s *session) tlsCloseSides() {
 	if t := s.tls; t != nil {
+		if !t.Ready && s.closeReason == "timeout" {
+			// The session's timer is the handshake's deadline.
+			s.srv.stats.TLSHandshake("timeout")
+		}
 		if s.client != nil {
 			t.CloseNotify()
 		}
@@ -302,14 +296,16 @@ func (s *session) tlsCloseSides() {
 	}
 }
 
-// tlsFeedClient hands ciphertext to a running client handshake. Called
-// from OnTraffic.
+// tlsFeedClient hands ciphertext to the client handshake, and starts its
+// goroutine once the first record is whole. Called from OnTraffic.
 func (s *session) tlsFeedClient(c gnet.Conn) {
 	buf, _ := c.Next(-1)
 	if err := s.tls.Feed(buf); err != nil {
 		s.info("SSL handshake failed", "err", err.Error())
 		s.close("ssl error")
+		return
 	}
+	s.tlsGo(s.tls)
 }
 
 // tlsFeedBackend is tlsFeedClient for the backend side.

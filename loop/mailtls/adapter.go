@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -14,10 +15,15 @@ import (
 // crypto/tls conn runs over an in-memory net.Conn, the shim below, in two
 // phases.
 //
-//   - Handshake: tls.Conn.HandshakeContext runs in a short-lived goroutine
-//     (bounded by HandshakeSlots, deadline = the server's timeout). The
-//     loop feeds it ciphertext from OnTraffic; the shim's Read blocks on a
-//     condition variable; its Write hands copies to the loop (post).
+//   - Handshake: tls.Conn.HandshakeContext runs in a goroutine that exists
+//     only once the handshake has work to do (ShouldStart): at once for a
+//     backend (the client speaks first), after the peer's first complete
+//     record for a client. The loop feeds it ciphertext from OnTraffic;
+//     the shim's Read blocks on a condition variable; its Write hands
+//     copies to the loop (post). While it computes it holds a runnable
+//     slot of its side's gate; it gives the slot back whenever its Read
+//     waits for the peer. No deadline here: the session's timer closes the
+//     session, whose Abort wakes the goroutine.
 //   - Data: once the goroutine has ended and the loop has run the done
 //     callback, every tls.Conn call happens on the loop. The shim's Read
 //     takes the handshake's leftovers, then gnet's buffered bytes, and
@@ -30,35 +36,28 @@ import (
 // Never call tls.Conn methods from OnClose: gnet may run OnClose inside a
 // failing Write that tls.Conn.Write issued while holding its own lock.
 
-// HandshakeSlots bounds the handshakes in flight in the whole process:
-// slow or silent ClientHellos cannot pile up goroutines. A connection that
-// finds no slot is closed.
-const HandshakeSlots = 4096
+// RunnableHandshakes bounds, per side (clients, backends), the handshake
+// goroutines computing at the same time: a flood of ClientHellos queues
+// for the CPU instead of crowding out the event loops, and client
+// handshakes never take a backend's turn. A handshake waiting for its
+// peer holds no slot, and a handshake that finds none waits for one: no
+// connection is refused for it. Silent and waiting handshakes are bounded
+// by the session's timeout and the connection caps.
+// Read-only: the gates are sized at start-up.
+var RunnableHandshakes = max(4, 2*runtime.GOMAXPROCS(0))
 
 // HandshakeBuffer bounds the ciphertext a peer may send before its
 // Handshake completes (a ClientHello with a post-quantum key share and a
 // client certificate chain fit well below it).
 const HandshakeBuffer = 64 << 10
 
-var slots = make(chan struct{}, HandshakeSlots)
+// gate is a counting semaphore of runnable handshakes.
+type gate chan struct{}
 
-// AcquireSlot takes a handshake slot without waiting; false when all are
-// taken. Safe from any goroutine; the holder gives it back with
-// ReleaseSlot.
-func AcquireSlot() bool {
-	select {
-	case slots <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
-
-// ReleaseSlot gives back a slot taken with AcquireSlot.
-func ReleaseSlot() { <-slots }
-
-// ErrBusy is returned when every handshake slot is taken.
-var ErrBusy = errors.New("too many TLS handshakes in progress")
+var (
+	clientGate  = make(gate, RunnableHandshakes)
+	backendGate = make(gate, RunnableHandshakes)
+)
 
 // ErrBufferFull is returned when a peer sends more than
 // HandshakeBuffer bytes during its handshake.
@@ -91,10 +90,36 @@ type tlsShim struct {
 	in     []byte // ciphertext received and not yet read by crypto/tls
 	onLoop bool   // data phase
 	closed bool
+	done   chan struct{} // closed with closed: wakes a wait for a slot
 	raw    Raw
 	// post sends handshake bytes to the peer from the handshake goroutine:
 	// it must copy b and write it on the loop.
 	post func(b []byte)
+	gate gate
+	held bool // the handshake goroutine holds a slot of gate (its own field)
+}
+
+// acquire takes a runnable slot for the handshake goroutine, waiting for
+// one; false if the shim is closed first.
+func (sh *tlsShim) acquire() bool {
+	if sh.held {
+		return true
+	}
+	select {
+	case sh.gate <- struct{}{}:
+		sh.held = true
+		return true
+	case <-sh.done:
+		return false
+	}
+}
+
+// release gives the slot back, if held. Never blocks.
+func (sh *tlsShim) release() {
+	if sh.held {
+		sh.held = false
+		<-sh.gate
+	}
 }
 
 func (sh *tlsShim) Read(p []byte) (int, error) {
@@ -103,13 +128,26 @@ func (sh *tlsShim) Read(p []byte) (int, error) {
 		sh.mu.Unlock()
 		return sh.loopRead(p)
 	}
-	for len(sh.in) == 0 && !sh.closed {
-		sh.cond.Wait()
+	if len(sh.in) == 0 && !sh.closed {
+		// Waiting for the peer is not work: the slot goes while we wait.
+		sh.release()
+		for len(sh.in) == 0 && !sh.closed {
+			sh.cond.Wait()
+		}
 	}
 	if len(sh.in) == 0 {
 		sh.mu.Unlock()
 		return 0, net.ErrClosed
 	}
+	if !sh.held {
+		// Not under mu: Feed and Abort must never wait for a slot.
+		sh.mu.Unlock()
+		if !sh.acquire() {
+			return 0, net.ErrClosed
+		}
+		sh.mu.Lock()
+	}
+	// in can only have grown meanwhile: the loop appends, we consume.
 	n := copy(p, sh.in)
 	sh.in = sh.in[:copy(sh.in, sh.in[n:])]
 	sh.mu.Unlock()
@@ -157,12 +195,14 @@ func (sh *tlsShim) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Close wakes a blocked handshake Read; crypto/tls calls it when the
-// Handshake context expires. It does not close the gnet conn: the loop
-// does that.
+// Close wakes a blocked handshake Read (or a wait for a slot). It does
+// not close the gnet conn: the loop does that.
 func (sh *tlsShim) Close() error {
 	sh.mu.Lock()
-	sh.closed = true
+	if !sh.closed {
+		sh.closed = true
+		close(sh.done)
+	}
 	sh.cond.Broadcast()
 	sh.mu.Unlock()
 	return nil
@@ -184,33 +224,40 @@ func (tlsAddr) String() string  { return "gnet" }
 // consumed yet. Owned by the session's loop, except the shim fields noted
 // above while the handshake goroutine runs.
 type Conn struct {
-	TC    *tls.Conn
+	TC    *tls.Conn // nil until ShouldStart reports true
 	shim  *tlsShim
+	cfg   *tls.Config
+	srv   bool   // the server side: waits for the peer's first record
+	run   bool   // ShouldStart has reported true
 	Ready bool   // handshake done and the shim is on the loop
 	Plain []byte // decrypted, not yet consumed (pre-auth parsing)
 	RErr  error  // a fatal read error, reported once Plain is consumed
 	Peer  Peer   // the client certificate's check (verify.go)
+	// Done is the owner's: what to run on the loop when Handshake has
+	// returned. mailtls does not call it.
+	Done func(err error)
 }
 
-func newTLSShim(raw Raw, post func([]byte)) *tlsShim {
-	sh := &tlsShim{raw: raw, post: post}
+func newTLSShim(raw Raw, post func([]byte), g gate) *tlsShim {
+	sh := &tlsShim{raw: raw, post: post, gate: g, done: make(chan struct{})}
 	sh.cond.L = &sh.mu
 	return sh
 }
 
-// NewServerConn wraps the client side of a session.
+// NewServerConn wraps the client side of a session. Nothing runs until
+// the client's first record has come (ShouldStart).
 func NewServerConn(raw Raw, post func([]byte), cfg *tls.Config) *Conn {
-	sh := newTLSShim(raw, post)
-	return &Conn{TC: tls.Server(sh, cfg), shim: sh}
+	return &Conn{shim: newTLSShim(raw, post, clientGate), cfg: cfg, srv: true}
 }
 
-// NewClientConn wraps a backend connection.
+// NewClientConn wraps a backend connection. Its handshake has work at
+// once (the ClientHello) and draws on the backends' gate.
 func NewClientConn(raw Raw, post func([]byte), cfg *tls.Config) *Conn {
-	sh := newTLSShim(raw, post)
-	return &Conn{TC: tls.Client(sh, cfg), shim: sh}
+	return &Conn{shim: newTLSShim(raw, post, backendGate), cfg: cfg}
 }
 
-// Feed hands ciphertext to the handshake goroutine. Called on the loop.
+// Feed hands ciphertext to the handshake (running or not yet started).
+// Called on the loop.
 func (t *Conn) Feed(b []byte) error {
 	sh := t.shim
 	sh.mu.Lock()
@@ -223,11 +270,73 @@ func (t *Conn) Feed(b []byte) error {
 	return nil
 }
 
-// Handshake runs the handshake to completion or timeout. It is the body of
-// the handshake goroutine and the only tls.Conn call made off the loop.
-func (t *Conn) Handshake(timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+// ShouldStart reports, once, that the handshake has work to do and its
+// goroutine (Handshake) should now be started: at once for a backend;
+// for a client when its first record is complete, or when the bytes
+// cannot begin a TLS handshake (crypto/tls then fails them with its own
+// error and alert). Until then a silent or trickling client costs its
+// buffered bytes and no goroutine. Called on the loop.
+func (t *Conn) ShouldStart() bool {
+	if t.run || t.Ready {
+		return false
+	}
+	if t.srv {
+		sh := t.shim
+		sh.mu.Lock()
+		ok := !sh.closed && firstRecordIn(sh.in)
+		sh.mu.Unlock()
+		if !ok {
+			return false
+		}
+	}
+	t.run = true
+	t.newTC()
+	return true
+}
+
+func (t *Conn) newTC() {
+	if t.TC != nil {
+		return
+	}
+	if t.srv {
+		t.TC = tls.Server(t.shim, t.cfg)
+	} else {
+		t.TC = tls.Client(t.shim, t.cfg)
+	}
+}
+
+// firstRecordIn reports whether b holds a whole first TLS record, or
+// enough to tell it is not a handshake record crypto/tls would accept.
+func firstRecordIn(b []byte) bool {
+	const header = 5
+	if len(b) == 0 {
+		return false
+	}
+	if b[0] != 0x16 { // not a handshake record (plaintext, SSLv2...)
+		return true
+	}
+	if len(b) < header {
+		return false
+	}
+	n := int(b[3])<<8 | int(b[4])
+	if n > 1<<14 { // over a plaintext record's maximum: crypto/tls refuses it
+		return true
+	}
+	return len(b) >= header+n
+}
+
+// Handshake runs the handshake to completion, failure or ctx's end (the
+// loop passes a context without deadline and ends a handshake by Abort).
+// It is the body of the handshake goroutine and the only tls.Conn call
+// made off the loop; it holds a slot of its side's gate only while
+// crypto/tls computes.
+func (t *Conn) Handshake(ctx context.Context) error {
+	t.newTC()
+	sh := t.shim
+	defer sh.release()
+	if !sh.acquire() {
+		return net.ErrClosed
+	}
 	return t.TC.HandshakeContext(ctx)
 }
 

@@ -2,6 +2,7 @@ package mailtls
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -80,8 +81,10 @@ func tlsPair(t testing.TB, version uint16) (srv, cli *Conn, srvRaw, cliRaw *tlsF
 	srv = NewServerConn(srvRaw, post(&toCli), &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: version, MaxVersion: version})
 	cli = NewClientConn(cliRaw, post(&toSrv), &tls.Config{RootCAs: pool, ServerName: "mx.test", MinVersion: version, MaxVersion: version})
 	errs := make(chan error, 2)
-	go func() { errs <- srv.Handshake(10 * time.Second) }()
-	go func() { errs <- cli.Handshake(10 * time.Second) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() { errs <- srv.Handshake(ctx) }()
+	go func() { errs <- cli.Handshake(ctx) }()
 	done := 0
 	deadline := time.After(10 * time.Second)
 	for done < 2 {
@@ -179,7 +182,7 @@ func TestTLSAbortWakesHandshake(t *testing.T) {
 	cert := tlsTestCert(t, "mx.test")
 	srv := NewServerConn(nil, func([]byte) {}, &tls.Config{Certificates: []tls.Certificate{cert}})
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Handshake(time.Minute) }()
+	go func() { errc <- srv.Handshake(context.Background()) }()
 	srv.Abort()
 	select {
 	case err := <-errc:
@@ -191,11 +194,14 @@ func TestTLSAbortWakesHandshake(t *testing.T) {
 	}
 }
 
-// TestTLSHandshakeTimeout: the handshake deadline ends a silent peer.
+// TestTLSHandshakeTimeout: a context deadline ends a silent peer (the
+// loop uses the session's timer and Abort instead).
 func TestTLSHandshakeTimeout(t *testing.T) {
 	cert := tlsTestCert(t, "mx.test")
 	srv := NewServerConn(nil, func([]byte) {}, &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err := srv.Handshake(50 * time.Millisecond); err == nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := srv.Handshake(ctx); err == nil {
 		t.Fatal("handshake with a silent peer succeeded")
 	}
 }
@@ -210,4 +216,129 @@ func TestTLSFeedLimit(t *testing.T) {
 	if err := srv.Feed([]byte{1}); err != ErrBufferFull {
 		t.Fatalf("got %v, want ErrBufferFull", err)
 	}
+}
+
+// tlsClientHello is the first flight of a real crypto/tls client.
+func tlsClientHello(t testing.TB) []byte {
+	t.Helper()
+	got := make(chan []byte, 1)
+	cli := NewClientConn(nil, func(b []byte) {
+		select {
+		case got <- append([]byte(nil), b...):
+		default:
+		}
+	}, &tls.Config{ServerName: "mx.test", InsecureSkipVerify: true})
+	go func() { _ = cli.Handshake(context.Background()) }()
+	defer cli.Abort()
+	select {
+	case b := <-got:
+		return b
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ClientHello")
+		return nil
+	}
+}
+
+// TestTLSServerStartsOnFirstRecord: a client handshake has no goroutine
+// until its first record is whole (a silent or trickling client costs no
+// goroutine); bytes that cannot start a handshake start it at once, so
+// crypto/tls refuses them; a backend handshake starts at once.
+func TestTLSServerStartsOnFirstRecord(t *testing.T) {
+	hello := tlsClientHello(t)
+	srv := NewServerConn(nil, func([]byte) {}, &tls.Config{})
+	if srv.ShouldStart() {
+		t.Fatal("start with no bytes")
+	}
+	for i, b := range hello[:len(hello)-1] {
+		if err := srv.Feed([]byte{b}); err != nil {
+			t.Fatal(err)
+		}
+		if srv.ShouldStart() {
+			t.Fatalf("start after %d of %d bytes of the ClientHello", i+1, len(hello))
+		}
+	}
+	if srv.TC != nil {
+		t.Fatal("tls.Conn made before the start")
+	}
+	if err := srv.Feed(hello[len(hello)-1:]); err != nil {
+		t.Fatal(err)
+	}
+	if !srv.ShouldStart() || srv.TC == nil {
+		t.Fatal("no start with the whole ClientHello")
+	}
+	if srv.ShouldStart() {
+		t.Fatal("started twice")
+	}
+	for _, junk := range []string{"a1 LOGIN user pass\r\n", "\x80\x2e\x01", "\x16\x03\x01\x7f\xff"} {
+		s := NewServerConn(nil, func([]byte) {}, &tls.Config{})
+		_ = s.Feed([]byte(junk))
+		if !s.ShouldStart() {
+			t.Fatalf("%q: no start", junk)
+		}
+	}
+	aborted := NewServerConn(nil, func([]byte) {}, &tls.Config{})
+	_ = aborted.Feed(hello)
+	aborted.Abort()
+	if aborted.ShouldStart() {
+		t.Fatal("start after Abort")
+	}
+	if !NewClientConn(nil, func([]byte) {}, &tls.Config{}).ShouldStart() {
+		t.Fatal("a backend handshake does not start at once")
+	}
+}
+
+// TestTLSWaitingHandshakesHoldNoSlot: handshakes waiting for their peer
+// mid-way, three times more than the runnable bound, do not keep a new
+// handshake from completing.
+func TestTLSWaitingHandshakesHoldNoSlot(t *testing.T) {
+	hello := tlsClientHello(t)
+	cert := tlsTestCert(t, "mx.test")
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	n := 3 * RunnableHandshakes
+	flights := make(chan struct{}, n)
+	var waiting []*Conn
+	for i := 0; i < n; i++ {
+		srv := NewServerConn(nil, func([]byte) {
+			select {
+			case flights <- struct{}{}:
+			default:
+			}
+		}, cfg)
+		if err := srv.Feed(hello); err != nil {
+			t.Fatal(err)
+		}
+		if !srv.ShouldStart() {
+			t.Fatal("no start")
+		}
+		waiting = append(waiting, srv)
+		go func() { _ = srv.Handshake(context.Background()) }()
+	}
+	defer func() {
+		for _, w := range waiting {
+			w.Abort()
+		}
+	}()
+	// Each has answered and now waits for the client's Finished.
+	for i := 0; i < n; i++ {
+		select {
+		case <-flights:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d servers answered", i, n)
+		}
+	}
+	tlsPair(t, tls.VersionTLS13)
+}
+
+// TestTLSBackendNotStarvedByClients: with every client slot taken, a
+// backend handshake still runs.
+func TestTLSBackendNotStarvedByClients(t *testing.T) {
+	for i := 0; i < cap(clientGate); i++ {
+		clientGate <- struct{}{}
+	}
+	defer func() {
+		for i := 0; i < cap(clientGate); i++ {
+			<-clientGate
+		}
+	}()
+	tlsClientHello(t) // NewClientConn: the backends' gate
 }
