@@ -80,6 +80,12 @@ type runtimeState struct {
 	draining atomic.Bool
 	stopping atomic.Bool // the engine is closing every connection (INT, or the end of a drain)
 	ready    atomic.Bool
+	// upgradeChild: a new binary started by USR2 is running (upgrade.go);
+	// the unix-socket listeners' files are then its too.
+	upgradeChild atomic.Bool
+	// inherited: listening sockets handed over by the process this one
+	// upgrades (upgrade.go), taken by bind; touched only by Run's goroutine.
+	inherited map[string]*os.File
 
 	// Touched only by the goroutine running Run (start, signals).
 	listeners map[string]*listenerRT
@@ -109,6 +115,7 @@ func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 		stats:     map[string]*stats.ListenerStats{},
 	}
 	rt.cfg.Store(cfg)
+	rt.inherited = inheritedListeners()
 	panicLog.Store(log)
 	workers := 64 * n
 	pool := NewPool(workers, 16*workers)
@@ -131,6 +138,19 @@ func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 	if err != nil {
 		return err
 	}
+	var adminLn net.Listener
+	if cfg.Admin != nil && cfg.Admin.Listen != "" {
+		// Taken before bound (the pid file) too, so that a failure to
+		// bind it leaves a running instance's pid file alone.
+		if adminLn, err = rt.adoptListener("admin " + cfg.Admin.Listen); err == nil && adminLn == nil {
+			adminLn, err = net.Listen("tcp", cfg.Admin.Listen)
+		}
+		if err != nil {
+			rt.closeListeners(opened)
+			return fmt.Errorf("admin listener %s: %v", cfg.Admin.Listen, err)
+		}
+	}
+	rt.closeInherited()
 	if bound != nil {
 		if err := bound(); err != nil {
 			rt.closeListeners(opened)
@@ -183,19 +203,14 @@ func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 	stats.SetBuildInfo(Version)
 	stats.LogDropped(config.SyslogDropped)
 	var adm *admin.Admin
-	if cfg.Admin != nil && cfg.Admin.Listen != "" {
-		a, err := admin.Start(cfg.Admin.Listen, func() bool { return rt.ready.Load() && !rt.draining.Load() })
-		if err != nil {
-			rt.closeListeners(opened)
-			return fmt.Errorf("admin listener %s: %v", cfg.Admin.Listen, err)
-		}
-		adm = a
+	if adminLn != nil {
+		adm = admin.Serve(adminLn, func() bool { return rt.ready.Load() && !rt.draining.Load() })
 		defer adm.Close()
 	}
 	rt.ready.Store(true)
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 	for {
 		select {
@@ -210,6 +225,9 @@ func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 				continue
 			case syscall.SIGUSR1:
 				rt.reopenLogs()
+				continue
+			case syscall.SIGUSR2:
+				rt.upgrade(adminLn)
 				continue
 			}
 			log.Info("signal received, exiting", "signal", sig.String())
@@ -351,6 +369,22 @@ func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
 		if _, ok := rt.listeners[key]; ok {
 			continue
 		}
+		if ln, err := rt.adoptListener(key); err != nil || ln != nil {
+			if err != nil {
+				rt.closeListeners(opened)
+				return nil, fmt.Errorf("inherited listener %s: %v", srv.listen, err)
+			}
+			f, err := rawListenFile(ln)
+			if err != nil {
+				_ = ln.Close()
+				rt.closeListeners(opened)
+				return nil, fmt.Errorf("inherited listener %s: %v", srv.listen, err)
+			}
+			l := &listenerRT{key: key, network: network, addr: addr, ln: ln, rawFile: f, done: make(chan struct{})}
+			l.srv.Store(srv)
+			opened = append(opened, l)
+			continue
+		}
 		if network == "unix" {
 			// A socket file left by a process that died is removed; one
 			// that a running process (another mailproxy on the same
@@ -401,8 +435,12 @@ func (rt *runtimeState) closeListeners(ls []*listenerRT) {
 		if l.rawFile != nil {
 			_ = l.rawFile.Close()
 		}
+		if ul, ok := l.ln.(*net.UnixListener); ok {
+			ul.SetUnlinkOnClose(false) // removed below, when it is ours alone
+		}
 		_ = l.ln.Close()
-		if l.network == "unix" {
+		if l.network == "unix" && !rt.upgradeChild.Load() {
+			// The socket file stays while a new binary (USR2) has it.
 			_ = os.Remove(l.addr)
 		}
 		delete(rt.listeners, l.key)

@@ -95,7 +95,8 @@ Options:
   -T            : test configuration, dump it and exit
   -q            : suppress non-error messages during configuration testing
   -s signal     : send signal to the running process (read from the pid file):
-                  stop, quit (drain and exit), reopen (log files), reload
+                  stop, quit (drain and exit), reopen (log files), reload,
+                  upgrade (start the binary on disk with the listeners handed over)
   -c filename   : set configuration file (default: `+defaultConf+`)
 `)
 }

@@ -42,6 +42,10 @@ func writePidFile(path string) (*pidFile, error) {
 // Errors are ignored: after the "user" directive dropped root, the file's
 // directory may no longer be writable, as with nginx's worker-owned paths.
 func (p *pidFile) release() {
+	// After a binary upgrade (USR2) this process's file is PID.oldbin.
+	if old, err := os.ReadFile(p.path + ".oldbin"); err == nil && bytes.Equal(old, p.ours) {
+		_ = os.Remove(p.path + ".oldbin")
+	}
 	cur, err := os.ReadFile(p.path)
 	if err != nil || !bytes.Equal(cur, p.ours) {
 		return

@@ -17,6 +17,9 @@ var signals = map[string]syscall.Signal{
 	"quit":   syscall.SIGQUIT,
 	"reopen": syscall.SIGUSR1,
 	"reload": syscall.SIGHUP,
+	// Start the binary on disk with the listening sockets handed over,
+	// as nginx's USR2 (README "Upgrading").
+	"upgrade": syscall.SIGUSR2,
 }
 
 // sendSignal is -s: read the pid file named by the configuration and signal

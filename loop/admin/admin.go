@@ -48,6 +48,12 @@ func Start(addr string, ready func() bool) (*Admin, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Serve(ln, ready), nil
+}
+
+// Serve is Start on a listener already open (one inherited across a
+// binary upgrade).
+func Serve(ln net.Listener, ready func() bool) *Admin {
 	a := &Admin{ln: ln, ready: ready, done: make(chan struct{})}
 	a.srv = &fasthttp.Server{
 		Handler:              a.handle,
@@ -65,7 +71,7 @@ func Start(addr string, ready func() bool) (*Admin, error) {
 		defer close(a.done)
 		_ = a.srv.Serve(ln)
 	}()
-	return a, nil
+	return a
 }
 
 // Addr returns the address the admin listener is bound to.
