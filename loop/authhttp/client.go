@@ -47,7 +47,7 @@ const (
 	authMaxIdle      = 10 * time.Second       // below common auth-server keepalive timeouts
 	authBackstop     = 10 * time.Minute       // read/write cap if a call had no deadline
 	authDialFallback = 10 * time.Second       // dials fasthttp starts without a deadline
-	authMaxBody      = 64 << 10               // response body read and discarded up to this
+	authMaxBody      = 64 << 10               // fasthttp's body cap; a body is only read when already buffered (settle)
 )
 
 var (
@@ -146,6 +146,7 @@ func (c *Client) Do(r *codec.AuthRequest, extra []config.Header, timeout time.Du
 		if ac == nil {
 			return e
 		}
+		defer ac.done()
 		switch perr := ac.parse(out); {
 		case perr == nil:
 			return nil
@@ -155,14 +156,17 @@ func (c *Client) Do(r *codec.AuthRequest, extra []config.Header, timeout time.Du
 			return &authError{msg: "auth http server " + c.addr + " " + perr.Error(), errs: []error{perr, err}}
 		}
 	}
-	defer resp.CloseBodyStream() //nolint:errcheck // closing only returns the conn to the pool
-
 	ac := authConnOf(resp.LocalAddr())
 	if ac == nil {
 		panic("BUG: auth_http response did not come through authDial")
 	}
+	// Deferred in this order: the body stream closes (the connection goes
+	// back to the pool, or is closed) before the turn is given back.
+	defer ac.done()
+	defer resp.CloseBodyStream() //nolint:errcheck // closing only returns the conn to the pool
+
 	err := ac.parse(out)
-	authDrain(resp)
+	ac.settle(resp)
 	if err != nil {
 		return &authError{msg: "auth http server " + c.addr + " " + err.Error(), errs: []error{err}}
 	}
@@ -197,19 +201,6 @@ func authAddLines(h *fasthttp.RequestHeader, b []byte) {
 			value = value[1:]
 		}
 		h.AddBytesKV(line[:colon], value)
-	}
-}
-
-// authDrain reads a small body to its end so the connection can be reused;
-// anything else (close-delimited, too big, Connection: close) is left
-// unread, and closing the body stream then closes the connection.
-func authDrain(resp *fasthttp.Response) {
-	n := resp.Header.ContentLength() // -1 chunked, -2 until close
-	if n == 0 || n == -2 || n > authMaxBody || resp.ConnectionClose() {
-		return
-	}
-	if bs := resp.BodyStream(); bs != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(bs, authMaxBody+1))
 	}
 }
 
@@ -275,148 +266,4 @@ func (c *Client) authClassify(err error) error {
 	// err's text, so it may be logged.
 	return &authError{msg: peer + " " + codec.ErrAuthInvalidResponse.Error() + " (" + err.Error() + ")",
 		errs: []error{codec.ErrAuthInvalidResponse, err}}
-}
-
-// authDial dials the auth server and wraps the connection so the raw
-// response bytes can be judged by nginx's rules.
-func (c *Client) authDial(addr string, timeout time.Duration) (net.Conn, error) {
-	if timeout <= 0 {
-		timeout = authDialFallback
-	}
-	network := "tcp"
-	if len(addr) > 5 && addr[:5] == "unix:" {
-		network, addr = "unix", addr[5:]
-	}
-	d := net.Dialer{Timeout: timeout}
-	nc, err := d.Dial(network, addr)
-	if err != nil {
-		return nil, err
-	}
-	c.opened.Add(1)
-	ac := &authConn{Conn: nc, rec: make([]byte, 0, codec.AuthMaxResponse+1)}
-	ac.local = authConnAddr{Addr: nc.LocalAddr(), c: ac}
-	return ac, nil
-}
-
-// authConn records the first bytes read after each request written, up to
-// one byte more than nginx's response buffer. fasthttp reads the response
-// through it; Do parses the recording while the connection is still held
-// by its response (StreamResponseBody), or after fasthttp closed it, so no
-// other call can touch it.
-//
-// nginx accepts a response without a status line (reference §2.5); for
-// fasthttp's sake authConn then puts "HTTP/1.0 200 OK" in front of what
-// fasthttp reads (not of the recording), which also makes fasthttp close
-// the connection afterwards, as nginx does. Whether a status line is there
-// is decided on the bytes of the first read: a prefix of "HTTP/" counts.
-type authConn struct {
-	net.Conn
-	local authConnAddr
-
-	mu      sync.Mutex
-	rec     []byte
-	fresh   bool   // nothing of the current response was read yet
-	pending []byte // bytes owed to the reader before the next socket read
-	reqs    int    // requests written: writes while fresh belong to the same one
-}
-
-// reused reports whether the connection carried a request before the
-// current one.
-func (a *authConn) reused() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.reqs > 1
-}
-
-const authStatusLine = "HTTP/1.0 200 OK\r\n"
-
-func (a *authConn) Write(b []byte) (int, error) {
-	a.mu.Lock()
-	if !a.fresh {
-		a.reqs++
-	}
-	a.rec = a.rec[:0]
-	a.fresh = true
-	a.pending = nil
-	a.mu.Unlock()
-	return a.Conn.Write(b)
-}
-
-func (a *authConn) Read(b []byte) (int, error) {
-	a.mu.Lock()
-	if len(a.pending) > 0 {
-		n := copy(b, a.pending)
-		a.pending = a.pending[n:]
-		a.mu.Unlock()
-		return n, nil
-	}
-	a.mu.Unlock()
-	n, err := a.Conn.Read(b)
-	if n <= 0 {
-		return n, err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if room := cap(a.rec) - len(a.rec); room > 0 {
-		a.rec = append(a.rec, b[:min(n, room)]...)
-	}
-	if a.fresh {
-		a.fresh = false
-		if !authHasStatusPrefix(b[:n]) {
-			a.pending = append([]byte(authStatusLine), b[:n]...)
-			n = copy(b, a.pending)
-			a.pending = a.pending[n:]
-			if len(a.pending) > 0 {
-				err = nil // delivered with the rest; the socket repeats it
-			}
-		}
-	}
-	return n, err
-}
-
-// authHasStatusPrefix: b starts with "HTTP/", or with a prefix of it.
-func authHasStatusPrefix(b []byte) bool {
-	const p = "HTTP/"
-	for i := 0; i < len(b) && i < len(p); i++ {
-		if b[i] != p[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// LocalAddr lets Do find this conn from fasthttp's Response.LocalAddr.
-func (a *authConn) LocalAddr() net.Addr { return &a.local }
-
-func (a *authConn) parse(out *codec.AuthResponse) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return codec.ParseAuthResponse(a.rec, out)
-}
-
-// authConnAddr is the local address of an authConn, pointing back to it.
-type authConnAddr struct {
-	net.Addr
-	c *authConn
-}
-
-func (a *authConnAddr) String() string {
-	if a.Addr == nil {
-		return ""
-	}
-	return a.Addr.String()
-}
-
-func (a *authConnAddr) Network() string {
-	if a.Addr == nil {
-		return ""
-	}
-	return a.Addr.Network()
-}
-
-func authConnOf(a net.Addr) *authConn {
-	if x, ok := a.(*authConnAddr); ok {
-		return x.c
-	}
-	return nil
 }

@@ -5,24 +5,43 @@
 // fasthttp's.
 //
 // Behaviour, documented once (README "Where mailproxy differs"):
-//   - a connection serves one request at a time and is reused while the
-//     server keeps it alive (HTTP/1.1 without "Connection: close", a body
-//     of known length or chunked, read and dropped); an HTTP/1.0 answer,
-//     one without a status line, or a body delimited by the close is
-//     closed after the answer, as nginx closes every auth connection;
+//   - an answer belongs to the request in flight on its connection and to
+//     nothing else (DESIGN.md). A connection serves one request at a time;
+//     it is reused only when the bytes read end exactly at the answer's
+//     end (the header block and the body its headers announce, a length
+//     or chunked, already read with it), over HTTP/1.1 without
+//     "Connection: close". Bytes past the end, a body not all there, an
+//     HTTP/1.0 answer, one without a status line, or a body delimited by
+//     the close: the connection is closed after the answer, as nginx
+//     closes every auth connection;
+//   - the answer is acted on once its header block is parsed, as nginx
+//     does: Do never waits for a body (the protocol does not use one);
+//   - before a request is written on a kept-alive connection, a
+//     non-blocking peek looks for anything that arrived while it was idle
+//     (a second, unsolicited answer; the server's close); if there is, the
+//     connection is closed and the request goes out on a new one, so the
+//     auth server sees it once, there. Bytes that arrive after the peek
+//     and before the answer cannot be told from the answer;
 //   - a kept-alive connection that fails before the first byte of the
 //     answer (it went stale while idle) is retried once on a new one; a
 //     new connection that the server closes unanswered is not retried, so
 //     the auth server sees the request once, as from nginx;
 //   - the whole call ends within its timeout (auth_http_timeout), which
-//     covers waiting for a free connection, connecting, the retry and the
-//     header block.
+//     covers waiting for a free connection, connecting (a replacement
+//     connection too), the retry and the header block.
 //
 // fasthttp does not let a client see the bytes it read, nor take a
-// response without a status line, so the client works around it in four
-// places, each explained where it is (client.go):
-//   - authConn records the first bytes read after each request, so the
-//     answer is parsed by nginx's rules from the raw bytes;
+// response without a status line, so the client works around it in six
+// places, each explained where it is (client.go, conn.go):
+//   - authConn records the first bytes read after each request, and counts
+//     all of them, so the answer is parsed by nginx's rules from the raw
+//     bytes and its end is known (framing.go);
+//   - authConn keeps a request's turn on the connection until Do has read
+//     its answer: fasthttp pools a connection early for an answer that can
+//     have no body (204, 304);
+//   - authConn replaces its socket under fasthttp (a new dial inside the
+//     request's first write) when the peek finds the old one unusable, so
+//     fasthttp's pool and retry count stay as they are;
 //   - authConn lends fasthttp a status line ("HTTP/1.0 200 OK") when the
 //     server sent none (reference §2.5); the recording keeps the raw bytes;
 //   - Do finds the authConn of a call through Response.LocalAddr, the one

@@ -1,0 +1,327 @@
+package authhttp
+
+import (
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"mailproxy/codec"
+)
+
+// authDial dials the auth server for fasthttp (HostClient.DialTimeout) and
+// wraps the connection in an authConn.
+func (c *Client) authDial(addr string, timeout time.Duration) (net.Conn, error) {
+	if timeout <= 0 {
+		timeout = authDialFallback
+	}
+	nc, err := c.authDialRaw(time.Now().Add(timeout))
+	if err != nil {
+		return nil, err
+	}
+	ac := &authConn{rec: make([]byte, 0, codec.AuthMaxResponse+1), turn: make(chan struct{}, 1), redial: c.authDialRaw}
+	ac.peekFD = ac.peek
+	ac.use(nc)
+	return ac, nil
+}
+
+// authDialRaw opens one connection to the auth server, by deadline.
+func (c *Client) authDialRaw(deadline time.Time) (net.Conn, error) {
+	if deadline.IsZero() {
+		deadline = time.Now().Add(authDialFallback)
+	}
+	network, addr := "tcp", c.addr
+	if len(addr) > 5 && addr[:5] == "unix:" {
+		network, addr = "unix", addr[5:]
+	}
+	d := net.Dialer{Deadline: deadline}
+	nc, err := d.Dial(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	c.opened.Add(1)
+	return nc, nil
+}
+
+// authConn is one connection to the auth server as fasthttp sees it. It
+// keeps each answer with the request it was read for (DESIGN.md: an answer
+// belongs to the request in flight on its connection, and stray bytes
+// close the connection):
+//
+//   - a request's turn: the first write of a request takes turn, and Do
+//     gives it back (done) only when it has parsed the answer and settled
+//     the connection. fasthttp pools a connection early when the answer
+//     can have no body (204, 304), so without the turn another call could
+//     write, and reset the recording, while Do still reads it;
+//   - before a request goes out on a connection that served one before,
+//     authConn looks, without blocking, for bytes (or a close) that came
+//     while no request was in flight, and for the mark settle leaves when
+//     an answer had bytes beyond its end or a body not all there. Either
+//     way the connection is closed and the request goes out on a new one
+//     (replace), the auth server sees it once, there;
+//   - the first bytes read after each request are recorded, up to one byte
+//     more than nginx's response buffer, with a count of all bytes read,
+//     so that Do parses the answer by nginx's rules from the raw bytes and
+//     settle can tell where the answer ends.
+//
+// nginx accepts a response without a status line (reference §2.5); for
+// fasthttp's sake authConn then puts "HTTP/1.0 200 OK" in front of what
+// fasthttp reads (not of the recording), which also makes fasthttp close
+// the connection afterwards, as nginx does. Whether a status line is there
+// is decided on the bytes of the first read: a prefix of "HTTP/" counts.
+//
+// Goroutines: only the call holding the connection (fasthttp hands it to
+// one request at a time; turn covers the early pooling) writes, reads and
+// replaces it; fasthttp's idle cleaner may Close it while it is pooled.
+type authConn struct {
+	net.Conn // replaced by replace, only while a request holds the turn
+	local    authConnAddr
+	raw      syscall.RawConn // nil: no peek (not a socket)
+	peekFD   func(fd uintptr) bool
+	peekN    int
+	peekErr  error
+	peekBuf  [1]byte
+	redial   func(deadline time.Time) (net.Conn, error)
+	wdl      time.Time // the write deadline fasthttp set, for a redial
+
+	turn chan struct{} // holds one token from a request's first write until done
+
+	mu      sync.Mutex
+	rec     []byte
+	got     int    // bytes read from the socket since the request was written
+	fresh   bool   // nothing of the current response was read yet
+	pending []byte // bytes owed to the reader before the next socket read
+	reqs    int    // requests written on this socket: writes while fresh belong to the same one
+	held    bool   // turn is taken
+	spoilt  bool   // the last answer did not end cleanly: replace before the next request
+}
+
+// use makes nc the connection's socket.
+func (a *authConn) use(nc net.Conn) {
+	a.Conn = nc
+	a.local.Addr, a.local.c = nc.LocalAddr(), a
+	a.raw = nil
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			a.raw = rc
+		}
+	}
+}
+
+// reused reports whether the socket carried a request before the current
+// one.
+func (a *authConn) reused() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.reqs > 1
+}
+
+// SetWriteDeadline remembers the deadline, which also bounds a redial.
+func (a *authConn) SetWriteDeadline(t time.Time) error {
+	a.wdl = t
+	return a.Conn.SetWriteDeadline(t)
+}
+
+const authStatusLine = "HTTP/1.0 200 OK\r\n"
+
+func (a *authConn) Write(b []byte) (int, error) {
+	a.mu.Lock()
+	start := !a.fresh
+	a.mu.Unlock()
+	if start {
+		a.turn <- struct{}{}
+		a.mu.Lock()
+		a.held = true
+		replace := a.spoilt || (a.reqs > 0 && a.readable())
+		a.mu.Unlock()
+		if replace {
+			if err := a.replace(); err != nil {
+				return 0, err
+			}
+		}
+		a.mu.Lock()
+		a.reqs++
+		a.rec = a.rec[:0]
+		a.got = 0
+		a.fresh = true
+		a.pending = nil
+		a.mu.Unlock()
+	}
+	return a.Conn.Write(b)
+}
+
+// readable reports whether the idle socket has something to read: bytes
+// nobody asked for, the server's close, or an error. It must not block,
+// and an expired read deadline (the previous call's) would fail the look
+// before it is taken, so the deadline is cleared first; fasthttp sets the
+// next one after the request is written.
+func (a *authConn) readable() bool {
+	if a.raw == nil {
+		return false
+	}
+	_ = a.Conn.SetReadDeadline(time.Time{})
+	if err := a.raw.Read(a.peekFD); err != nil {
+		return true
+	}
+	switch a.peekErr {
+	case nil:
+		return true // a byte (n > 0) or the close (n == 0)
+	case syscall.EAGAIN, syscall.EINTR:
+		return false
+	}
+	return true
+}
+
+// peek is the RawConn callback of readable: one non-blocking MSG_PEEK.
+func (a *authConn) peek(fd uintptr) bool {
+	a.peekN, _, a.peekErr = syscall.Recvfrom(int(fd), a.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return true
+}
+
+// replace closes the socket and dials a new one for the request about to
+// be written, within the write deadline fasthttp set for it.
+func (a *authConn) replace() error {
+	_ = a.Conn.Close()
+	nc, err := a.redial(a.wdl)
+	if err != nil {
+		return err
+	}
+	if !a.wdl.IsZero() {
+		if err := nc.SetWriteDeadline(a.wdl); err != nil {
+			nc.Close()
+			return err
+		}
+	}
+	a.mu.Lock()
+	a.use(nc)
+	a.reqs = 0
+	a.spoilt = false
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *authConn) Read(b []byte) (int, error) {
+	a.mu.Lock()
+	if len(a.pending) > 0 {
+		n := copy(b, a.pending)
+		a.pending = a.pending[n:]
+		a.mu.Unlock()
+		return n, nil
+	}
+	a.mu.Unlock()
+	n, err := a.Conn.Read(b)
+	if n <= 0 {
+		return n, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.got += n
+	if room := cap(a.rec) - len(a.rec); room > 0 {
+		a.rec = append(a.rec, b[:min(n, room)]...)
+	}
+	if a.fresh {
+		a.fresh = false
+		if !authHasStatusPrefix(b[:n]) {
+			a.pending = append([]byte(authStatusLine), b[:n]...)
+			n = copy(b, a.pending)
+			a.pending = a.pending[n:]
+			if len(a.pending) > 0 {
+				err = nil // delivered with the rest; the socket repeats it
+			}
+		}
+	}
+	return n, err
+}
+
+// authHasStatusPrefix: b starts with "HTTP/", or with a prefix of it.
+func authHasStatusPrefix(b []byte) bool {
+	const p = "HTTP/"
+	for i := 0; i < len(b) && i < len(p); i++ {
+		if b[i] != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// LocalAddr lets Do find this conn from fasthttp's Response.LocalAddr.
+func (a *authConn) LocalAddr() net.Addr { return &a.local }
+
+func (a *authConn) parse(out *codec.AuthResponse) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return codec.ParseAuthResponse(a.rec, out)
+}
+
+// settle decides, once the header block is parsed, whether the connection
+// may serve another request, without waiting for anything: only when the
+// bytes read so far end exactly where the answer ends (the header block
+// and the body its headers announce). Then a body, already in fasthttp's
+// buffer, is read out of it (a read deadline in the past makes any socket
+// read fail instead of waiting); otherwise the connection is closed, or,
+// when fasthttp already pooled it, marked so that the next request
+// replaces it. The protocol does not use the body (nginx acts on the
+// header block), so nothing waits for one.
+func (a *authConn) settle(resp *fasthttp.Response) {
+	n := resp.Header.ContentLength() // -1 chunked, -2 until close
+	if code := resp.Header.StatusCode(); code == fasthttp.StatusNoContent || code == fasthttp.StatusNotModified {
+		n = 0 // fasthttp reads no body after these
+	}
+	a.mu.Lock()
+	keep := authAnswerEndsAt(a.rec, a.got, n)
+	if !keep {
+		a.spoilt = true
+	}
+	a.mu.Unlock()
+	if !keep {
+		resp.SetConnectionClose()
+		return
+	}
+	if bs := resp.BodyStream(); bs != nil && n != 0 {
+		_ = a.Conn.SetReadDeadline(time.Unix(1, 0))
+		if _, err := io.Copy(io.Discard, bs); err != nil {
+			resp.SetConnectionClose()
+		}
+	}
+}
+
+// done gives the connection's turn back; Do calls it last.
+func (a *authConn) done() {
+	a.mu.Lock()
+	held := a.held
+	a.held = false
+	a.mu.Unlock()
+	if held {
+		<-a.turn
+	}
+}
+
+// authConnAddr is the local address of an authConn, pointing back to it.
+type authConnAddr struct {
+	net.Addr
+	c *authConn
+}
+
+func (a *authConnAddr) String() string {
+	if a.Addr == nil {
+		return ""
+	}
+	return a.Addr.String()
+}
+
+func (a *authConnAddr) Network() string {
+	if a.Addr == nil {
+		return ""
+	}
+	return a.Addr.Network()
+}
+
+func authConnOf(a net.Addr) *authConn {
+	if x, ok := a.(*authConnAddr); ok {
+		return x.c
+	}
+	return nil
+}
