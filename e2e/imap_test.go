@@ -23,11 +23,11 @@ func TestIMAPGreetingAndCapability(t *testing.T) {
 		c.send("a1 CAPABILITY\r\n")
 		c.expect(want, "a1 OK completed")
 	}
-	f("", "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN")
+	f("", "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS SASL-IR LITERAL+ AUTH=PLAIN")
 	// AUTH= items come in nginx's fixed order whatever the config order.
-	f("imap_auth cram-md5 login plain;", "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5")
-	f("imap_auth login;", "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=LOGIN")
-	f("imap_capabilities IMAP4rev1 IDLE NAMESPACE;", "* CAPABILITY IMAP4rev1 IDLE NAMESPACE AUTH=PLAIN")
+	f("imap_auth cram-md5 login plain;", "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS SASL-IR LITERAL+ AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5")
+	f("imap_auth login;", "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS SASL-IR LITERAL+ AUTH=LOGIN")
+	f("imap_capabilities IMAP4rev1 IDLE NAMESPACE;", "* CAPABILITY IMAP4rev1 IDLE NAMESPACE SASL-IR LITERAL+ AUTH=PLAIN")
 }
 
 func TestIMAPPreauthCommands(t *testing.T) {

@@ -127,10 +127,14 @@ var nginxExpectedDiffs = []parityDiff{
 	{"bad-base64", "client",
 		"* OK IMAP4 ready\n+ \na1 BAD invalid command\na2 BAD invalid command\n+ \na3 BAD invalid command\n+ VXNlcm5hbWU6\nBAD invalid command\n* BYE\na5 OK completed\n<EOF>\n",
 		[]string{"* OK IMAP4 ready\n+ \na1 BAD invalid command\na2 BAD invalid command\n+ \na3 BAD invalid command\n+ VXNlcm5hbWU6\na4 BAD invalid command\n* BYE\na5 OK completed\n<EOF>\n"}},
-	// IMAP ID before auth: nginx counts it as an invalid command.
+	{"caps-override", "client",
+		"* OK IMAP4 ready\n* CAPABILITY IMAP4rev1 IDLE AUTH=PLAIN\na1 OK completed\n* BYE\na2 OK completed\n<EOF>\n",
+		[]string{"* OK IMAP4 ready\n* CAPABILITY IMAP4rev1 IDLE SASL-IR LITERAL+ AUTH=PLAIN\na1 OK completed\n* BYE\na2 OK completed\n<EOF>\n"}},
+	// IMAP ID before auth: nginx counts it as an invalid command; and
+	// mailproxy advertises the SASL-IR and LITERAL+ it handles.
 	{"preauth", "client",
 		"* OK IMAP4 ready\n* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5\na1 OK completed\na2 OK completed\na3 BAD invalid command\n* BAD invalid command\na5 BAD invalid command\na6 BAD invalid command\n* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5\na7 OK completed\n* BYE\na8 OK completed\n<EOF>\n",
-		[]string{"* OK IMAP4 ready\n* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5\na1 OK completed\na2 OK completed\na3 BAD invalid command\n* BAD invalid command\n* ID NIL\na5 OK completed\na6 BAD invalid command\n* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5\na7 OK completed\n* BYE\na8 OK completed\n<EOF>\n"}},
+		[]string{"* OK IMAP4 ready\n* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS SASL-IR LITERAL+ AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5\na1 OK completed\na2 OK completed\na3 BAD invalid command\n* BAD invalid command\n* ID NIL\na5 OK completed\na6 BAD invalid command\n* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS SASL-IR LITERAL+ AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5\na7 OK completed\n* BYE\na8 OK completed\n<EOF>\n"}},
 	// auth_http keepalive: an auth server that closes a kept-alive
 	// connection without answering gets the request once more on a new
 	// connection (an idempotent GET retry) before the internal error.

@@ -56,7 +56,7 @@ func TestPPPipelined(t *testing.T) {
 	r := newPPRig(t, "proxy_protocol", "set_real_ip_from 127.0.0.0/8;", false)
 	c := dial(t, r.port)
 	c.send("PROXY TCP4 192.0.2.1 198.51.100.2 4567 143\r\na0 CAPABILITY\r\na1 LOGIN user pass\r\n")
-	c.expect("* OK IMAP4 ready", "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN", "a0 OK completed",
+	c.expect("* OK IMAP4 ready", "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS SASL-IR LITERAL+ AUTH=PLAIN", "a0 OK completed",
 		"a1 OK [CAPABILITY IMAP4rev1] Logged in")
 	checkAuthReq(t, r.ppOneAuth(t), ppAuthLines("192.0.2.1", "192.0.2.1", "4567", "198.51.100.2", "143")...)
 }

@@ -37,7 +37,7 @@ func TestTLSRealClients(t *testing.T) {
 		input string
 		want  []string
 	}{
-		{"imap", r.imap, "a1 CAPABILITY\r\na2 LOGIN " + dovecotUser + " " + dovecotPass + "\r\na3 LOGOUT\r\n", []string{"* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN\r", "a2 OK", "a3 OK"}},
+		{"imap", r.imap, "a1 CAPABILITY\r\na2 LOGIN " + dovecotUser + " " + dovecotPass + "\r\na3 LOGOUT\r\n", []string{"* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS SASL-IR LITERAL+ AUTH=PLAIN\r", "a2 OK", "a3 OK"}},
 		{"pop3", r.pop3, "CAPA\r\nUSER " + dovecotUser + "\r\nPASS " + dovecotPass + "\r\nQUIT\r\n", []string{"SASL PLAIN LOGIN\r\n.\r\n", "+OK Logged in"}},
 		{"smtp", r.smtp, "EHLO client.example\r\nAUTH PLAIN " + b64("\x00u\x00p") + "\r\nQUIT\r\n", []string{"250-SIZE 10485760", "250 AUTH PLAIN LOGIN\r", "235 2.0.0 OK", "221 2.0.0 Bye"}},
 	} {

@@ -3,6 +3,7 @@ package loop
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"mailproxy/codec"
 	"mailproxy/config"
@@ -70,11 +71,27 @@ type imapConf struct {
 	only []byte // starttls only, not TLS yet: ... STARTTLS LOGINDISABLED
 }
 
+// imapPreAuthCaps are what mailproxy itself handles before login and
+// advertises (nginx handles them too, but does not say so): SASL-IR
+// (RFC 4959) and LITERAL+ (RFC 7888). They are added to imap_capabilities
+// unless listed there already.
+var imapPreAuthCaps = []string{"SASL-IR", "LITERAL+"}
+
 func newIMAPConf(c *config.Server) *imapConf {
 	b := []byte("* CAPABILITY")
 	for _, cap := range c.IMAPCapabilities {
 		b = append(b, ' ')
 		b = append(b, cap...)
+	}
+	for _, extra := range imapPreAuthCaps {
+		listed := false
+		for _, cap := range c.IMAPCapabilities {
+			listed = listed || strings.EqualFold(cap, extra)
+		}
+		if !listed {
+			b = append(b, ' ')
+			b = append(b, extra...)
+		}
 	}
 	only := append(append([]byte(nil), b...), " STARTTLS LOGINDISABLED\r\n"...)
 	b = appendMechs(b, c.IMAPAuth, "AUTH=")

@@ -37,7 +37,7 @@ func TestIMAPCapsOrder(t *testing.T) {
 			t.Fatalf("got %q, want %q", got, want)
 		}
 	}
-	f(config.AuthPlain, []string{"IMAP4", "IMAP4rev1", "UIDPLUS"}, "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN\r\n")
-	f(config.AuthExternal|config.AuthCramMD5|config.AuthLogin|config.AuthPlain, []string{"IMAP4rev1"}, "* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5 AUTH=EXTERNAL\r\n")
-	f(config.AuthLogin, []string{"IMAP4rev1", "IDLE"}, "* CAPABILITY IMAP4rev1 IDLE AUTH=LOGIN\r\n")
+	f(config.AuthPlain, []string{"IMAP4", "IMAP4rev1", "UIDPLUS"}, "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS SASL-IR LITERAL+ AUTH=PLAIN\r\n")
+	f(config.AuthExternal|config.AuthCramMD5|config.AuthLogin|config.AuthPlain, []string{"IMAP4rev1"}, "* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5 AUTH=EXTERNAL\r\n")
+	f(config.AuthLogin, []string{"IMAP4rev1", "IDLE"}, "* CAPABILITY IMAP4rev1 IDLE SASL-IR LITERAL+ AUTH=LOGIN\r\n")
 }

@@ -37,7 +37,7 @@ func TestOAuthTranscript(t *testing.T) {
 		tr.script(lines...)
 	}
 	ok := "S: [auth oauthbearer test@example.com secretok]"
-	f(config.IMAP, "C: a1 CAPABILITY\n", "S: * CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN AUTH=OAUTHBEARER AUTH=XOAUTH2\na1 OK completed\n")
+	f(config.IMAP, "C: a1 CAPABILITY\n", "S: * CAPABILITY IMAP4 IMAP4rev1 UIDPLUS SASL-IR LITERAL+ AUTH=PLAIN AUTH=OAUTHBEARER AUTH=XOAUTH2\na1 OK completed\n")
 	f(config.IMAP, "C: a1 AUTHENTICATE OAUTHBEARER "+oauthToken+"\n", ok)
 	f(config.IMAP, "C: a1 AUTHENTICATE OAUTHBEARER\n", "S: + \n", "C: "+oauthToken+"\n", ok)
 	f(config.IMAP, "C: a1 AUTHENTICATE XOAUTH2 "+xoauth2Token+"\n", "S: [auth xoauth2 test@example.com secretok]")

@@ -23,7 +23,7 @@ func TestIMAPTranscript(t *testing.T) {
 			t.Fatalf("%q:\n got %q\nwant %q", in, got, crlf(want))
 		}
 	}
-	f("a1 CAPABILITY\n", "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS AUTH=PLAIN\na1 OK completed\n")
+	f("a1 CAPABILITY\n", "* CAPABILITY IMAP4 IMAP4rev1 UIDPLUS SASL-IR LITERAL+ AUTH=PLAIN\na1 OK completed\n")
 	f("a1 NOOP\n", "a1 OK completed\n")
 	f("a1 ID NIL\n", "* ID NIL\na1 OK completed\n")
 	f("a1 LOGOUT\n", "* BYE\na1 OK completed\n[closed]")
