@@ -64,6 +64,8 @@ func TestOpsSystemdUnit(t *testing.T) {
 	f("ExecStart=/usr/local/bin/mailproxy -c /etc/mailproxy/mail.conf")
 	f("ExecReload=/bin/kill -HUP $MAINPID")
 	f("KillSignal=SIGQUIT")
+	f("Type=notify")      // READY / MAINPID after an upgrade (loop/sdnotify.go)
+	f("NotifyAccess=all") // the upgraded process is a child of the old main one
 	f("LimitNOFILE=1048576")
 	f("Restart=on-failure")
 	f("AmbientCapabilities=CAP_NET_BIND_SERVICE")

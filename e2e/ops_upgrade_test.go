@@ -225,3 +225,99 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// sdMessage is one sd_notify datagram and the pid that sent it.
+type sdMessage struct {
+	pid   int
+	state string
+}
+
+// listenNotify is a NOTIFY_SOCKET as systemd has it, passing the sender's
+// credentials.
+func listenNotify(t *testing.T) (string, <-chan sdMessage) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	rc, _ := c.SyscallConn()
+	_ = rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PASSCRED, 1) })
+	ch := make(chan sdMessage, 64)
+	go func() {
+		buf, oob := make([]byte, 4096), make([]byte, 1024)
+		for {
+			n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+			if err != nil {
+				return
+			}
+			m := sdMessage{state: string(buf[:n])}
+			if msgs, err := syscall.ParseSocketControlMessage(oob[:oobn]); err == nil {
+				for _, cm := range msgs {
+					if cred, err := syscall.ParseUnixCredentials(&cm); err == nil {
+						m.pid = int(cred.Pid)
+					}
+				}
+			}
+			ch <- m
+		}
+	}()
+	return path, ch
+}
+
+// nextNotify waits for the next datagram, bounded.
+func nextNotify(t *testing.T, ch <-chan sdMessage) sdMessage {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(20 * time.Second):
+		t.Fatal("no sd_notify message within 20s")
+	}
+	return sdMessage{}
+}
+
+// TestUpgradeTellsSystemd: under systemd (Type=notify, NotifyAccess=all)
+// the service manager hears READY, RELOADING around a reload, the new
+// main pid after an upgrade, and STOPPING only from the process that is
+// the service, so the old process's exit does not stop it.
+func TestUpgradeTellsSystemd(t *testing.T) {
+	path, ch := listenNotify(t)
+	t.Setenv("NOTIFY_SOCKET", path)
+	be := startBackend(t, backendOpts{})
+	auth := startAuth(t, userAuth(be.Port))
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mailproxy")
+	copyFile(t, mailproxyBin, bin)
+	port := freePort(t)
+	pidPath := filepath.Join(dir, "mailproxy.pid")
+	conf := fmt.Sprintf("error_log %s/error.log info;\npid %s;\nevents {}\nmail {\n    auth_http %s/auth;\n    server {\n        listen 127.0.0.1:%d;\n        protocol imap;\n    }\n}\n", dir, pidPath, auth.Addr, port)
+	old := startProc(t, "mailproxy", conf, bin, "-c", writeConf(t, conf))
+	if m := nextNotify(t, ch); m.pid != old.PID || !strings.Contains(m.state, "READY=1") || !strings.Contains(m.state, "MAINPID="+strconv.Itoa(old.PID)) {
+		t.Fatalf("first message %+v, want READY=1 and MAINPID=%d from %d", m, old.PID, old.PID)
+	}
+	_ = syscall.Kill(old.PID, syscall.SIGHUP)
+	if m := nextNotify(t, ch); m.state != "RELOADING=1" {
+		t.Fatalf("on HUP: %+v", m)
+	}
+	if m := nextNotify(t, ch); m.state != "READY=1" {
+		t.Fatalf("after the reload: %+v", m)
+	}
+	_ = syscall.Kill(old.PID, syscall.SIGUSR2)
+	m := nextNotify(t, ch)
+	if m.pid == old.PID || !strings.Contains(m.state, "READY=1") || !strings.Contains(m.state, "MAINPID="+strconv.Itoa(m.pid)) {
+		t.Fatalf("after USR2: %+v, want READY=1 and MAINPID from the new process", m)
+	}
+	newPID := m.pid
+	t.Cleanup(func() { _ = syscall.Kill(newPID, syscall.SIGKILL) })
+	_ = syscall.Kill(old.PID, syscall.SIGQUIT)
+	<-old.done
+	if err := upgradeLogin("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+		t.Fatalf("login after the old process left: %v", err)
+	}
+	_ = syscall.Kill(newPID, syscall.SIGQUIT)
+	if m := nextNotify(t, ch); m.pid != newPID || m.state != "STOPPING=1" {
+		t.Fatalf("the first message after the old process quit: %+v, want STOPPING=1 from %d only when it quits", m, newPID)
+	}
+}

@@ -208,6 +208,7 @@ func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 		defer adm.Close()
 	}
 	rt.ready.Store(true)
+	sdReady()
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
@@ -221,7 +222,9 @@ func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
+				sdNotify("RELOADING=1")
 				rt.reload()
+				sdNotify("READY=1")
 				continue
 			case syscall.SIGUSR1:
 				rt.reopenLogs()
@@ -231,6 +234,10 @@ func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 				continue
 			}
 			log.Info("signal received, exiting", "signal", sig.String())
+			if !rt.upgradeChild.Load() {
+				// After an upgrade the new process is the service.
+				sdNotify("STOPPING=1")
+			}
 			rt.draining.Store(true)
 			all := make([]*listenerRT, 0, len(rt.listeners))
 			for _, l := range rt.listeners {
