@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Config is a parsed, validated configuration. It is immutable once Load
 // returns: reload builds a new one and swaps the pointer.
@@ -18,6 +21,10 @@ type Config struct {
 	ErrorLogs          []LogTarget   // main-context error_log; default stderr at error level
 
 	Notices []Notice // info/warn messages produced while parsing (load_module ignored, ...)
+
+	// Limits holds the mail-level edge-defence directives that are
+	// process-wide (config/limits.go): they are set only in mail{}.
+	Limits MailLimits
 
 	Mail  *Mail  // nil when there is no mail{} block
 	Admin *Admin // nil when there is no admin{} block
@@ -220,7 +227,52 @@ type Server struct {
 
 	// realip
 	SetRealIPFrom []string // CIDRs or "unix:"
+
+	// edge defence (mailproxy extension, config/limits.go)
+	Access          []AccessRule   // allow/deny in order, first match wins; nil = allow all
+	LimitConnPerIP  int            // concurrent connections per client address (prefix); 0 = off
+	LimitRatePerIP  float64        // new connections per second per client address; 0 = off
+	LimitRateBurst  int            // connections allowed at once before the rate applies
+	LimitIPv6Prefix int            // IPv6 addresses are counted per prefix of this length; default 64
+	LimitPreauth    int            // pre-auth connections of this server; 0 = off
+	LimitAuthFail   AuthFailLimit  // failure budgets; zero = off
+	LimitExempt     []netip.Prefix // exempt from the per-address limits
+
+	// accessOwn: this server set allow/deny itself, so mail's list is not
+	// inherited (the two directives form one list, as in nginx).
+	accessOwn bool
 }
+
+// AccessRule is one allow or deny directive.
+type AccessRule struct {
+	Allow  bool
+	All    bool         // "all"
+	Unix   bool         // "unix:": connections over a UNIX-domain socket
+	Prefix netip.Prefix // otherwise: the address or CIDR
+}
+
+// AuthFailLimit is limit_auth_fail: failed logins allowed per client
+// address and per login name within a window, and the ban that follows.
+type AuthFailLimit struct {
+	IP, Login             int           // failures allowed; 0 = that budget is off
+	IPPeriod, LoginPeriod time.Duration // the windows
+	Ban                   time.Duration // how long an address or login over budget is refused
+	Tarpit                time.Duration // the longest delay before a refused attempt is answered
+}
+
+// MailLimits are the process-wide edge-defence settings, from mail{}.
+type MailLimits struct {
+	Preauth   int    // limit_preauth in mail{}: pre-auth connections of all servers together; 0 = off
+	Store     string // limit_store: "" (off) or the redis:// URL as written
+	StoreAddr string // host:port of the Redis store
+	StoreDB   int    // Redis database number
+	TableSize int    // limit_table_size; 0 = DefaultLimitTableSize
+}
+
+// DefaultLimitTableSize is the number of keys (client addresses, logins,
+// address+login pairs) the edge-defence tables track without
+// limit_table_size.
+const DefaultLimitTableSize = 100000
 
 // Admin is the admin{} block (mailproxy extension): the listener serving
 // metrics, /livez and /readyz.
