@@ -38,6 +38,10 @@ func (s *session) startAuth(method string) {
 	// nginx does not run the pre-auth timer while auth_http works; the
 	// auth client has its own deadline (auth_http_timeout).
 	s.loop.disarm(s)
+	s.limitLeavePreauth()     // edge.go
+	if s.limitAuthRefused() { // banned: no auth_http call
+		return
+	}
 	s.submitAuth()
 }
 
@@ -132,6 +136,7 @@ func (s *session) authDone(o *authOutcome) {
 	r := &o.resp
 	switch result {
 	case "ok":
+		s.limitAuthResult(true) // edge.go
 		b, msg := s.backendFor(r, o.req)
 		if msg != "" {
 			s.authResult = "error"
@@ -161,6 +166,7 @@ func (s *session) authDone(o *authOutcome) {
 		if s.method == "oauthbearer" || s.method == "xoauth2" {
 			s.saslErr = r.ErrorSASL
 		}
+		s.limitAuthResult(false) // edge.go: Auth-Wait answers count too
 		s.info("client login failed: \"" + printable([]byte(r.Status)) + "\"")
 		if r.HasWait && r.WaitSecs > 0 {
 			// nginx waits before answering, without reading the client,

@@ -119,6 +119,9 @@ func (h *handler) openClient(c gnet.Conn, srv *serverRT) ([]byte, gnet.Action) {
 	if s.infoEnabled() {
 		s.info("client " + s.clientAddr + " connected to " + srv.listen)
 	}
+	if !srv.ppExpected() && !s.limitAdmit() { // edge.go
+		return nil, gnet.None
+	}
 	s.armTimeout()
 	if srv.ppExpected() {
 		// listen ... proxy_protocol: the header comes first, even before TLS (proxyproto.go).

@@ -134,6 +134,7 @@ func imapOpsFor(c *config.Server) *protoOps {
 		goodbye:       imapGoodbye,
 		certError:     "* BYE ",
 		sasl:          &imapSASL,
+		refuse:        "* BYE ",
 		clientBuffer:  func(c *config.Server) int { return oauthBuffer(c.IMAPClientBuffer, c.IMAPAuth) },
 		needsPass:     backendNeedsPass,
 		lazyAuth:      true,

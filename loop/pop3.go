@@ -158,6 +158,7 @@ func pop3OpsFor(c *config.Server) *protoOps {
 		goodbye:       pop3Goodbye,
 		certError:     "-ERR ",
 		sasl:          &pop3SASL,
+		refuse:        "-ERR [SYS/TEMP] ", // RFC 3206
 		clientBuffer:  func(c *config.Server) int { return oauthBuffer(c.POP3ClientBuffer, c.POP3Auth) },
 		needsPass:     backendNeedsPass,
 	}

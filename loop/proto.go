@@ -42,6 +42,9 @@ type protoOps struct {
 	internalError []byte       // the internal-error line, then close
 	goodbye       []byte       // sent to sessions still in pre-auth when draining
 	certError     string       // prefix of the client-certificate failure line
+	// refuse is the start of the temporary-failure line that refuses a
+	// connection at open (edge.go); the reason follows.
+	refuse string
 	// lazyAuth: the greeting needs no sessionAuth, so a plaintext
 	// connection that never talks has none (IMAP; session.go).
 	lazyAuth bool

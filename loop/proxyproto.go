@@ -72,6 +72,9 @@ func (s *session) ppClientData() {
 	_, _ = c.Discard(n)
 	s.ppApply(&h)
 	s.wait = waitNone
+	if !s.limitAdmit() { // the client address is final now (edge.go)
+		return
+	}
 	s.armTimeout()
 	s.ppResume()
 }

@@ -21,6 +21,7 @@ import (
 	"mailproxy/loop/admin"
 	"mailproxy/loop/authhttp"
 	"mailproxy/loop/gnetx"
+	"mailproxy/loop/limits"
 	"mailproxy/loop/mailtls"
 	"mailproxy/loop/stats"
 )
@@ -42,6 +43,8 @@ type serverRT struct {
 	auth   *authhttp.Client
 	log    *slog.Logger
 	tls    *mailtls.Server // TLS material (tls_config.go); nil without TLS
+	lim    *limits.Policy  // edge defence (edge.go); nil when none is configured
+	pre    *limits.Counter // this listener's pre-auth count, kept across reloads
 }
 
 // listenerRT is one bound socket and its accept goroutine. A reload that
@@ -93,6 +96,10 @@ type runtimeState struct {
 	stats     map[string]*stats.ListenerStats
 	// per-server error_log handlers, by targets (logs.go)
 	logHandlers map[string]*config.LogHandler
+
+	// limits holds the edge-defence counters and bans (edge.go): the
+	// runtime's, not a server's, so a reload keeps them.
+	limits *limits.Limiter
 }
 
 // Run starts the proxy described by cfg and blocks until it is stopped by a
@@ -117,6 +124,9 @@ func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 	rt.cfg.Store(cfg)
 	rt.inherited = inheritedListeners()
 	panicLog.Store(log)
+	rt.limits = limits.New(cfg.Limits.TableSize)
+	rt.limits.Configure(cfg.Limits)
+	stats.LimitTracked(rt.limits.Tracked)
 	workers := 64 * n
 	pool := NewPool(workers, 16*workers)
 	rt.pool = pool
@@ -325,6 +335,9 @@ func (rt *runtimeState) buildServers(cfg *config.Config) ([]*serverRT, error) {
 		for _, l := range sc.Listens {
 			srv := &serverRT{rt: rt, cfg: sc, listen: l.Addr, ops: ops, auth: ac, log: slog}
 			skey := sc.Protocol.String() + " " + l.Addr
+			if srv.lim = limits.NewPolicy(sc, cfg.Limits); srv.lim != nil && rt.limits != nil {
+				srv.pre = rt.limits.Counter(skey)
+			}
 			st := rt.stats[skey]
 			if st == nil {
 				st = stats.NewListenerStats(sc.Protocol.String(), l.Addr, rt.numLoops)

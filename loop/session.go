@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"mailproxy/config"
+	"mailproxy/loop/limits"
 	"mailproxy/loop/mailtls"
 )
 
@@ -59,6 +60,10 @@ type session struct {
 	// pp is the incoming PROXY protocol state (proxyproto.go); nil on
 	// listeners without proxy_protocol.
 	pp *ppState
+
+	// lim is what the session holds in the edge-defence counts (edge.go);
+	// nil when it holds nothing.
+	lim *limits.Hold
 
 	// timers (clock.go)
 	deadline int64
@@ -262,6 +267,7 @@ func (s *session) finish() {
 		st.SessionClosed(s.age())
 	}
 	s.srv.rt.sessions.Add(-1)
+	s.limitRelease()
 	if s.infoEnabled() {
 		s.logDone()
 	}

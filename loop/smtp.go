@@ -194,6 +194,7 @@ func smtpOpsFor(c *config.Server) (*protoOps, error) {
 		goodbye:       smtpGoodbye,
 		certError:     "421 4.7.1 ",
 		sasl:          &smtpSASL,
+		refuse:        "421 4.7.0 ", // RFC 3463: security or policy status
 		clientBuffer:  func(c *config.Server) int { return oauthBuffer(c.SMTPClientBuffer, c.SMTPAuth) },
 		// The SMTP backend is logged in by XCLIENT or AUTH PLAIN with
 		// what auth_http gave; a missing password is caught there.

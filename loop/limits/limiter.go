@@ -45,9 +45,13 @@ type Policy struct {
 	Fail      config.AuthFailLimit
 }
 
-// NewPolicy returns s's limits, or nil when s sets none (the session
-// core then skips every call).
-func NewPolicy(s *config.Server) *Policy {
+// NewPolicy returns s's limits, or nil when neither s nor m sets any (the
+// session core then skips every call).
+func NewPolicy(s *config.Server, m config.MailLimits) *Policy {
+	if len(s.Access) == 0 && s.LimitConnPerIP == 0 && s.LimitRatePerIP == 0 && s.LimitPreauth == 0 &&
+		s.LimitAuthFail.IP == 0 && s.LimitAuthFail.Login == 0 && m.Preauth == 0 {
+		return nil
+	}
 	p := &Policy{
 		Access: s.Access, Exempt: s.LimitExempt, ConnPerIP: s.LimitConnPerIP,
 		Rate: s.LimitRatePerIP, Burst: float64(s.LimitRateBurst), V6Prefix: s.LimitIPv6Prefix,
@@ -261,4 +265,3 @@ func (l *Limiter) Release(h *Hold) {
 
 // PreauthAll is the pre-auth count of all servers (tests, metrics).
 func (l *Limiter) PreauthAll() int64 { return l.preauthAll.Load() }
-
