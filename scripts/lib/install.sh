@@ -8,8 +8,8 @@
 # tests run private instances on their own ports.
 
 TEST_PKGS=(dovecot-imapd dovecot-pop3d postfix swaks curl haproxy nginx
-	libnginx-mod-mail prometheus openssl python3)
-TEST_SERVICES=(dovecot postfix nginx haproxy prometheus prometheus-node-exporter)
+	libnginx-mod-mail prometheus openssl python3 fail2ban redis-server)
+TEST_SERVICES=(dovecot postfix nginx haproxy prometheus prometheus-node-exporter fail2ban redis-server)
 
 pkg_installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
