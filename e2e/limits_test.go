@@ -57,9 +57,15 @@ mail {
 
 func newEdgeRig(t *testing.T, mailExtra, srvExtra string) *edgeRig {
 	t.Helper()
-	r := &edgeRig{dir: t.TempDir()}
-	r.be = startBackend(t, backendOpts{})
-	r.auth = startAuth(t, edgeAuth(r.be.Port))
+	be := startBackend(t, backendOpts{})
+	return newEdgeRigWith(t, startAuth(t, edgeAuth(be.Port)), be, mailExtra, srvExtra)
+}
+
+// newEdgeRigWith starts one more mailproxy on the given auth server and
+// backend (a second instance of a fleet).
+func newEdgeRigWith(t *testing.T, auth *authServer, be *fakeBackend, mailExtra, srvExtra string) *edgeRig {
+	t.Helper()
+	r := &edgeRig{dir: t.TempDir(), auth: auth, be: be}
 	r.port = freePort(t)
 	conf := r.conf(mailExtra, srvExtra)
 	r.path = filepath.Join(r.dir, "mail.conf")
@@ -287,4 +293,63 @@ func TestLimitsFail2banFilter(t *testing.T) {
 	if !strings.Contains(out, "1 matched") || !strings.Contains(matched, "address banned, client: 127.0.0.2,") || strings.Contains(matched, "127.0.0.5") {
 		t.Fatalf("fail2ban-regex:\n%s\nlog:\n%s", out, r.errorLog())
 	}
+}
+
+// startRedis runs a private redis-server on a loopback port, without
+// persistence, and returns it and its address.
+func startRedis(t *testing.T) (*proc, string) {
+	t.Helper()
+	needTool(t, "redis-server")
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	p := startProc(t, "redis", "", "redis-server", "--bind", "127.0.0.1", "--port", fmt.Sprint(port),
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	p.waitPort(t, addr)
+	return p, addr
+}
+
+// waitLog waits for a line in r's error_log.
+func (r *edgeRig) waitLog(t *testing.T, want string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(r.errorLog(), want) },
+		func() string { return "error_log lacks " + want + ":\n" + r.errorLog() })
+}
+
+// TestLimitsSharedRedis: two instances share one Redis. Failures on one
+// ban the address on the other; failures spread over both use one budget.
+// Then Redis is killed: logins go on, failures are counted locally.
+func TestLimitsSharedRedis(t *testing.T) {
+	rp, raddr := startRedis(t)
+	be := startBackend(t, backendOpts{})
+	auth := startAuth(t, edgeAuth(be.Port))
+	conf := "limit_store redis://" + raddr + "/1; limit_auth_fail ip=3/1m ban=1h tarpit=100ms;"
+	a := newEdgeRigWith(t, auth, be, conf, "")
+	b := newEdgeRigWith(t, auth, be, conf, "")
+
+	for range 3 {
+		a.fail(t, "127.0.0.2", "u")
+	}
+	b.waitLog(t, "limits: address banned, client: 127.0.0.2, for: ")
+	b.tarpitted(t, "127.0.0.2", "u")
+
+	// One budget for the fleet: 2 failures on a, 1 on b.
+	a.fail(t, "127.0.0.3", "u")
+	a.fail(t, "127.0.0.3", "u")
+	b.fail(t, "127.0.0.3", "u")
+	a.waitLog(t, "limits: address banned, client: 127.0.0.3, for: ")
+	a.tarpitted(t, "127.0.0.3", "u")
+
+	// Redis goes away mid-test: logins go on (each bounded by the
+	// client's read deadline), and failures still count locally.
+	_ = syscall.Kill(rp.PID, syscall.SIGKILL)
+	for range 3 {
+		a.greeted(t, "127.0.0.4").login("a1", "user", "right")
+	}
+	for range 3 {
+		a.fail(t, "127.0.0.5", "u")
+	}
+	a.tarpitted(t, "127.0.0.5", "u")
+	a.greeted(t, "127.0.0.4").login("a1", "user", "right")
+	a.waitLog(t, "limit_store redis://"+raddr+"/1 failed, counting locally until it answers")
+	a.p.mustBeAlive(t)
 }

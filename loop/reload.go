@@ -51,7 +51,7 @@ func (rt *runtimeState) reload() {
 		}
 	}
 	rt.cfg.Store(cfg)
-	rt.limits.Configure(cfg.Limits) // the tables, their counts and bans stay
+	rt.limits.Configure(cfg.Limits, rt.log) // the tables, their counts and bans stay
 	rt.startAccepting(opened)
 	for _, l := range gone {
 		srv := l.srv.Load()

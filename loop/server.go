@@ -125,7 +125,8 @@ func Run(cfg *config.Config, log *slog.Logger, bound func() error) error {
 	rt.inherited = inheritedListeners()
 	panicLog.Store(log)
 	rt.limits = limits.New(cfg.Limits.TableSize)
-	rt.limits.Configure(cfg.Limits)
+	rt.limits.Configure(cfg.Limits, log)
+	defer rt.limits.Close()
 	stats.LimitTracked(rt.limits.Tracked)
 	workers := 64 * n
 	pool := NewPool(workers, 16*workers)

@@ -110,11 +110,19 @@ func (l *Limiter) AuthFailed(p *Policy, a netip.Addr, login []byte, now int64) (
 	if !p.Budgets() {
 		return false, false
 	}
+	st := l.store.Load()
 	if ak, ok := p.addrKeyFor(a); ok {
 		ipBan = l.count(ak, p.Fail.IP, p.Fail.IPPeriod, p.Fail.Ban, now)
+		if st != nil {
+			st.enqueue(storeJob{kind: BanIP, key: ak, n: p.Fail.IP, window: p.Fail.IPPeriod, ban: p.Fail.Ban})
+		}
 	}
 	if p.Fail.Login > 0 && len(login) > 0 {
-		loginBan = l.count(LoginKey(login), p.Fail.Login, p.Fail.LoginPeriod, p.Fail.Ban, now)
+		lk := LoginKey(login)
+		loginBan = l.count(lk, p.Fail.Login, p.Fail.LoginPeriod, p.Fail.Ban, now)
+		if st != nil {
+			st.enqueue(storeJob{kind: BanLogin, key: lk, n: p.Fail.Login, window: p.Fail.LoginPeriod, ban: p.Fail.Ban})
+		}
 	}
 	return ipBan, loginBan
 }
@@ -149,6 +157,9 @@ func (l *Limiter) AuthOK(p *Policy, a netip.Addr, login []byte, now int64) {
 		l.hot.with(ak, false, func(e *entry, _ bool) {
 			e.fails, e.winStart = 0, 0
 		})
+		if st := l.store.Load(); st != nil {
+			st.enqueue(storeJob{kind: BanIP, key: ak, ok: true})
+		}
 	}
 	if p.Fail.Login > 0 && len(login) > 0 {
 		l.trusted.with(pairKey(LoginKey(login), AddrKey(a, p.V6Prefix)), true, func(e *entry, _ bool) {

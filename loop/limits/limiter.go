@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -124,6 +125,9 @@ type Limiter struct {
 	counters   map[string]*Counter
 
 	logs logThrottle
+
+	store   atomic.Pointer[Store] // limit_store; nil = in-process only
+	storeMu sync.Mutex            // Configure's, for opening and closing stores
 }
 
 // New makes the tables with room for size keys each (0: the default).
@@ -138,8 +142,21 @@ func New(size int) *Limiter {
 }
 
 // Configure applies the process-wide settings of a (re)loaded
-// configuration; the tables and their contents stay.
-func (l *Limiter) Configure(m config.MailLimits) {
+// configuration; the tables and their contents stay. A changed
+// limit_store closes the old store and opens the new one; log is where the
+// store reports trouble. Called at start and reload, not on loops.
+func (l *Limiter) Configure(m config.MailLimits, log *slog.Logger) {
+	l.storeMu.Lock()
+	if old := l.store.Load(); old == nil || old.URL() != m.Store {
+		if old != nil {
+			l.store.Store(nil)
+			old.Close()
+		}
+		if m.Store != "" {
+			l.OpenStore(m.Store, m.StoreAddr, m.StoreDB, log)
+		}
+	}
+	l.storeMu.Unlock()
 	size := m.TableSize
 	if size <= 0 {
 		size = config.DefaultLimitTableSize
@@ -260,6 +277,15 @@ func (l *Limiter) Release(h *Hold) {
 	if h.conn {
 		l.conns.release(h.key)
 		h.conn = false
+	}
+}
+
+// Close closes the store, if any.
+func (l *Limiter) Close() {
+	l.storeMu.Lock()
+	defer l.storeMu.Unlock()
+	if s := l.store.Swap(nil); s != nil {
+		s.Close()
 	}
 }
 

@@ -87,7 +87,7 @@ func TestAdmitRate(t *testing.T) {
 
 func TestAdmitPreauth(t *testing.T) {
 	l := New(1000)
-	l.Configure(config.MailLimits{Preauth: 3})
+	l.Configure(config.MailLimits{Preauth: 3}, nil)
 	c := l.Counter("imap 127.0.0.1:143")
 	if l.Counter("imap 127.0.0.1:143") != c {
 		t.Fatal("counter not kept by name")
@@ -242,7 +242,7 @@ func TestTableBoundedUnderFlood(t *testing.T) {
 		t.Fatalf("%d slots allocated, bound %d", held, size)
 	}
 	// A smaller bound on reload shrinks as shards are used.
-	l.Configure(config.MailLimits{TableSize: size / 2})
+	l.Configure(config.MailLimits{TableSize: size / 2}, nil)
 	for i := range 100000 {
 		l.AuthFailed(p, netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)}), nil, 1)
 	}
