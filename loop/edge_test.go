@@ -131,3 +131,36 @@ func TestEdgePreauthCountLeftAtAuth(t *testing.T) {
 		t.Fatalf("pre-auth count %d after every session closed", n)
 	}
 }
+
+// TestEdgeBannedReplyPerProtocol: a banned attempt gets each protocol's
+// own failure line.
+func TestEdgeBannedReplyPerProtocol(t *testing.T) {
+	ban := func(c *config.Server) {
+		c.LimitAuthFail = config.AuthFailLimit{IP: 1, IPPeriod: time.Minute, Ban: time.Minute}
+	}
+	f := func(p config.Protocol, login []string, fail, want string) {
+		t.Helper()
+		r := newEdgeRig(t, p, ban)
+		for _, banned := range []bool{false, true} {
+			tr := r.open()
+			tr.take()
+			var got string
+			for _, l := range login {
+				got = tr.send(l)
+			}
+			if !banned {
+				tr.answer(fail)
+				continue
+			}
+			if got != "" || tr.pool.tasks != 0 {
+				t.Fatalf("%v: banned attempt got %q, %d auth requests", p, got, tr.pool.tasks)
+			}
+			tr.s.onTimer()
+			if got := tr.take(); got != want {
+				t.Errorf("%v: got %q, want %q", p, got, want)
+			}
+		}
+	}
+	f(config.POP3, []string{"USER u\r\n", "PASS p\r\n"}, "Auth-Status: no\r\n", "-ERR authentication failed\r\n")
+	f(config.SMTP, []string{"EHLO x\r\n", "AUTH PLAIN AHUAcA==\r\n"}, "Auth-Status: no\r\n", "535 5.7.0 authentication failed\r\n")
+}
