@@ -270,3 +270,38 @@ func TestLogThrottle(t *testing.T) {
 		t.Fatalf("ban lines written %d, want %d", written, banLogBurst)
 	}
 }
+
+// TestConcurrentLoops: several loops admitting, failing and releasing at
+// once leave every count at zero (run with -race).
+func TestConcurrentLoops(t *testing.T) {
+	l := New(1000)
+	l.Configure(config.MailLimits{Preauth: 1 << 20}, nil)
+	p := failPolicy()
+	p.ConnPerIP, p.Preauth = 1<<20, 1<<20
+	c := l.Counter("x")
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 2000 {
+				a := netip.AddrFrom4([4]byte{10, 0, byte(g), byte(i)})
+				h, _ := l.Admit(p, a, false, c, int64(i))
+				l.AuthCheck(p, a, []byte("u"), int64(i))
+				l.AuthFailed(p, a, []byte("u"), int64(i))
+				l.LeavePreauth(h)
+				l.Release(h)
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if c.Load() != 0 || l.PreauthAll() != 0 {
+		t.Fatalf("pre-auth counts left: %d %d", c.Load(), l.PreauthAll())
+	}
+	for i := range l.conns.shards {
+		if n := len(l.conns.shards[i].m); n != 0 {
+			t.Fatalf("shard %d holds %d connection entries", i, n)
+		}
+	}
+}
