@@ -8,8 +8,8 @@ import "sync"
 // on the next line that is written.
 
 const (
-	banLogRate  = 20
-	banLogBurst = 100
+	banLogRate  = 100
+	banLogBurst = 1000
 )
 
 type logThrottle struct {
