@@ -353,3 +353,23 @@ func TestLimitsSharedRedis(t *testing.T) {
 	a.waitLog(t, "limit_store redis://"+raddr+"/1 failed, counting locally until it answers")
 	a.p.mustBeAlive(t)
 }
+
+// TestLimitsPreauthCap: idle connections cannot take every pre-auth
+// slot from users who log in: a session that logs in leaves the count.
+func TestLimitsPreauthCap(t *testing.T) {
+	r := newEdgeRig(t, "", "limit_preauth 2;")
+	idle := r.greeted(t, "127.0.0.2")
+	user := r.greeted(t, "127.0.0.3")
+	r.refused(t, "127.0.0.4", "too many connections waiting to log in, try again later")
+	user.login("a1", "user", "right") // in relay now: no longer pre-auth
+	r.greeted(t, "127.0.0.4")
+	r.refused(t, "127.0.0.5", "too many connections waiting to log in, try again later")
+	idle.c.Close()
+	var last string
+	waitFor(t, 10*time.Second, func() bool {
+		c := dialFrom(t, "127.0.0.5", r.port)
+		last = c.line()
+		c.c.Close()
+		return last == "* OK IMAP4 ready"
+	}, func() string { return "slot not given back: " + last })
+}

@@ -18,13 +18,14 @@
 //     with its own typed steps; sasl.go (the SASL exchange all three
 //     share); resolver.go (SMTP's client lookups); proxyproto.go;
 //     tls_session.go (handshakes, STARTTLS, TLS to backends, Auth-SSL-*);
-//     auth.go (the request, the worker hand-off, the answer).
+//     auth.go (the request, the worker hand-off, the answer); edge.go
+//     (the edge defence's hooks: access lists, caps, bans).
 //
 // Leaf services, each a package with its own doc.go: loop/authhttp (the
 // fasthttp auth_http client), loop/mailtls (crypto/tls over gnet, the
 // ssl_* config), loop/dns (stub resolver), loop/stats (metrics),
 // loop/admin (the admin HTTP listener), loop/gnetx (every use of gnet's
-// internals).
+// internals), loop/limits (the edge defence's tables and the Redis store).
 //
 // Ownership: a session (client conn, backend conn, parser, timers) belongs
 // to the event loop its client conn was registered on, and is only touched

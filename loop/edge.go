@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"mailproxy/config"
 	"mailproxy/loop/limits"
 	"mailproxy/loop/stats"
 )
@@ -29,6 +30,16 @@ var refuseText = [limits.NumReasons]string{
 // bannedText is the auth-failure text of an attempt refused by a ban: the
 // same as any failure, so that the ban tells an attacker nothing.
 const bannedText = "authentication failed"
+
+// preauthKey names a server's pre-auth count: its protocol and listen
+// addresses, so that a reload that keeps them keeps the count.
+func preauthKey(sc *config.Server) string {
+	k := sc.Protocol.String()
+	for _, l := range sc.Listens {
+		k += " " + l.Addr
+	}
+	return k
+}
 
 // limitAddr is the client's address for the limits, and whether the
 // client came over a UNIX-domain socket.

@@ -337,7 +337,7 @@ func (rt *runtimeState) buildServers(cfg *config.Config) ([]*serverRT, error) {
 			srv := &serverRT{rt: rt, cfg: sc, listen: l.Addr, ops: ops, auth: ac, log: slog}
 			skey := sc.Protocol.String() + " " + l.Addr
 			if srv.lim = limits.NewPolicy(sc, cfg.Limits); srv.lim != nil && rt.limits != nil {
-				srv.pre = rt.limits.Counter(skey)
+				srv.pre = rt.limits.Counter(preauthKey(sc)) // one count for all of the server's sockets
 			}
 			st := rt.stats[skey]
 			if st == nil {
