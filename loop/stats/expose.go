@@ -39,7 +39,7 @@ var metricHelp = map[string]string{
 	"mailproxy_build_info":                                   "Build information; the value is always 1.",
 	"mailproxy_log_messages_dropped_total":                   "Log messages dropped because a syslog target was down or its queue full.",
 	"mailproxy_limit_refusals_total":                         "Connections and logins refused by the edge defence, by reason (access, conn_cap, rate, preauth, budget).",
-	"mailproxy_limit_bans_total":                             "Bans started by limit_auth_fail, by kind (ip, login).",
+	"mailproxy_limit_bans_total":                             "Bans started by limit_auth_fail, by type (ip, login).",
 	"mailproxy_limit_tracked_keys":                           "Keys (addresses, logins, trusted address+login pairs) in the edge-defence tables.",
 	"mailproxy_limit_store_errors_total":                     "Calls to the limit_store (Redis) that failed or timed out; counting stays local meanwhile.",
 	"mailproxy_panics_total":                                 "Panics recovered: each ended one session (or one auth_http call or handshake), logged at crit with its stack.",

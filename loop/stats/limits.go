@@ -20,8 +20,8 @@ var (
 		}
 		return out
 	}()
-	metricLimitBanIP    = metricSet.NewCounter(`mailproxy_limit_bans_total{kind="ip"}`)
-	metricLimitBanLogin = metricSet.NewCounter(`mailproxy_limit_bans_total{kind="login"}`)
+	metricLimitBanIP    = metricSet.NewCounter(`mailproxy_limit_bans_total{type="ip"}`)
+	metricLimitBanLogin = metricSet.NewCounter(`mailproxy_limit_bans_total{type="login"}`)
 	metricLimitStoreErr = metricSet.NewCounter(`mailproxy_limit_store_errors_total`)
 	metricLimitTracked  atomic.Pointer[func() int64]
 	_                   = metricSet.NewGauge(`mailproxy_limit_tracked_keys`, func() float64 {

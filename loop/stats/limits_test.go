@@ -19,8 +19,8 @@ func TestLimitMetrics(t *testing.T) {
 	}
 	f(`mailproxy_limit_refusals_total{reason="conn_cap"}`, 2)
 	f(`mailproxy_limit_refusals_total{reason="other"}`, 1)
-	f(`mailproxy_limit_bans_total{kind="login"}`, 1)
-	f(`mailproxy_limit_bans_total{kind="ip"}`, 0)
+	f(`mailproxy_limit_bans_total{type="login"}`, 1)
+	f(`mailproxy_limit_bans_total{type="ip"}`, 0)
 	f(`mailproxy_limit_store_errors_total`, 1)
 	if v := after["mailproxy_limit_tracked_keys"]; v != 42 {
 		t.Errorf("tracked keys %v, want 42", v)
