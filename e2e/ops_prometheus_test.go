@@ -110,8 +110,9 @@ scrape_configs:
 			res := api.query(q)
 			if len(res) == 0 {
 				t.Errorf("panel %q query %s: no data", p.Title, tg.RefID)
+			} else {
+				n++
 			}
-			n++
 			if p.Title == "Logins/s by result" {
 				if !promHasPositive(res, "result", "ok") || !promHasPositive(res, "result", "fail") {
 					t.Errorf("panel %q: no ok and fail logins in %v", p.Title, res)

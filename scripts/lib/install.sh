@@ -8,7 +8,7 @@
 # tests run private instances on their own ports.
 
 TEST_PKGS=(dovecot-imapd dovecot-pop3d postfix swaks curl haproxy nginx
-	libnginx-mod-mail prometheus openssl python3)
+	libnginx-mod-mail prometheus openssl python3 logrotate)
 TEST_SERVICES=(dovecot postfix nginx haproxy prometheus prometheus-node-exporter)
 
 pkg_installed() {
