@@ -8,7 +8,7 @@
 # tests run private instances on their own ports.
 
 TEST_PKGS=(dovecot-imapd dovecot-pop3d postfix swaks curl haproxy nginx
-	libnginx-mod-mail prometheus openssl python3 fail2ban redis-server)
+	libnginx-mod-mail prometheus openssl python3 fail2ban redis-server logrotate)
 TEST_SERVICES=(dovecot postfix nginx haproxy prometheus prometheus-node-exporter fail2ban redis-server)
 
 pkg_installed() {
