@@ -55,6 +55,7 @@ type parser struct {
 	lookupHost func(string) ([]string, error)
 	resolved   map[string][]string // lookup cache: a name is resolved once per load
 	inheriting bool                // re-applying mail-level nodes: no duplicate notices
+	sslZones   map[string]int      // ssl_session_cache shared:NAME:size, for nginx's size-conflict check
 }
 
 func newParser(path string) *parser {

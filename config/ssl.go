@@ -9,9 +9,9 @@ import (
 // are loaded by the engine (loop/mailtls), at start and by -t (loop.Check),
 // so that -t reports what a start would. What Go's crypto/tls cannot do
 // is a warning when ignoring it is safe (ssl_dhparam,
-// ssl_certificate_compression, ssl_prefer_server_ciphers, SSLv2/SSLv3 in
-// ssl_protocols) and an error when it is not (ssl_conf_command; engine:
-// and store: keys, reported when the keys are loaded).
+// ssl_certificate_compression, SSLv2/SSLv3 in ssl_protocols) and an error
+// when it is not (engine: and store: keys, reported when the keys are
+// loaded). ssl_conf_command: confcommand.go.
 
 func setStarttls(p *parser, d *node) error {
 	st := p.cur()
@@ -86,12 +86,23 @@ func setSSLVerifyClient(p *parser, d *node) error {
 	return d.nodeErr(`invalid value "%s"`, d.args[0])
 }
 
-// setSSLSessionCache: off | none | builtin[:size] | shared:name:size.
+// sslBuiltinCacheDefault is nginx's size for a bare "builtin"
+// (NGX_SSL_DFLT_BUILTIN_SCACHE), in sessions.
+const sslBuiltinCacheDefault = 20480
+
+// setSSLSessionCache: off | none | builtin[:size] | shared:name:size, the
+// last two together if wanted (ngx_mail_ssl_session_cache). Several
+// servers naming one shared zone share it, and must agree on its size.
 func setSSLSessionCache(p *parser, d *node) error {
+	s := &p.cur().s
+	s.SSLSessionCacheBuiltin, s.SSLSessionCacheZone, s.SSLSessionCacheZoneSize = 0, "", 0
 	for _, a := range d.args {
-		ok := a == "off" || a == "none" || a == "builtin"
+		ok := a == "off" || a == "none"
+		if a == "builtin" {
+			ok, s.SSLSessionCacheBuiltin = true, sslBuiltinCacheDefault
+		}
 		if v, found := strings.CutPrefix(a, "builtin:"); found {
-			_, ok = valAtoi(v)
+			s.SSLSessionCacheBuiltin, ok = valAtoi(v)
 		}
 		if v, found := strings.CutPrefix(a, "shared:"); found {
 			name, size, _ := strings.Cut(v, ":")
@@ -100,17 +111,23 @@ func setSSLSessionCache(p *parser, d *node) error {
 			if ok && n < 8*4096 {
 				return d.nodeErr(`session cache "%s" is too small`, a)
 			}
+			if ok {
+				if p.sslZones == nil {
+					p.sslZones = map[string]int{}
+				}
+				if old, seen := p.sslZones[name]; seen && old != n {
+					return d.nodeErr(`the size %d of shared memory zone "%s" conflicts with already declared size %d`, n, name, old)
+				}
+				p.sslZones[name] = n
+				s.SSLSessionCacheZone, s.SSLSessionCacheZoneSize = name, n
+			}
 		}
 		if !ok || (len(d.args) > 1 && (a == "off" || a == "none")) {
 			return d.nodeErr(`invalid session cache "%s"`, a)
 		}
 	}
-	p.cur().s.SSLSessionCache = strings.Join(d.args, " ")
+	s.SSLSessionCache = strings.Join(d.args, " ")
 	return nil
-}
-
-func setSSLConfCommand(p *parser, d *node) error {
-	return d.nodeErr(`"ssl_conf_command" is not supported by mailproxy: it passes commands to OpenSSL, and mailproxy's TLS is Go's crypto/tls`)
 }
 
 // sslCheck is the end of ngx_mail_ssl_merge_conf: TLS needs a certificate
@@ -147,8 +164,7 @@ func init() {
 		slotStr("ssl_ecdh_curve", func(s *Server) *string { return &s.SSLECDHCurve }),
 		&directive{name: "ssl_protocols", ctx: ctxMailServer, args: arg1More, multi: true, set: setSSLProtocols},
 		slotStr("ssl_ciphers", func(s *Server) *string { return &s.SSLCiphers }),
-		&directive{name: "ssl_prefer_server_ciphers", ctx: ctxMailServer, args: argFlag,
-			set: setSSLIgnoredFlag("Go's crypto/tls chooses the cipher suite itself", func(s *Server) *bool { return &s.SSLPreferServerCiphers })},
+		slotFlag("ssl_prefer_server_ciphers", func(s *Server) *bool { return &s.SSLPreferServerCiphers }),
 		&directive{name: "ssl_session_cache", ctx: ctxMailServer, args: take12, multi: true, set: setSSLSessionCache},
 		slotFlag("ssl_session_tickets", func(s *Server) *bool { return &s.SSLSessionTickets }),
 		slotList("ssl_session_ticket_key", take1, true, func(s *Server) *[]string { return &s.SSLSessionTicketKeys }),

@@ -203,7 +203,10 @@ type Server struct {
 	SSLCiphers                string   // default HIGH:!aNULL:!MD5
 	SSLPreferServerCiphers    bool
 	SSLECDHCurve              string // default auto
-	SSLSessionCache           string // default none
+	SSLSessionCache           string // as written; default none
+	SSLSessionCacheBuiltin    int    // builtin[:size]: sessions (default 20480); 0 = no builtin cache
+	SSLSessionCacheZone       string // shared:NAME:size: the name; "" = no shared cache
+	SSLSessionCacheZoneSize   int    // shared:NAME:size: bytes
 	SSLSessionTickets         bool   // default on
 	SSLSessionTicketKeys      []string
 	SSLSessionTimeout         time.Duration // default 5m

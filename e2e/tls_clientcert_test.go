@@ -147,7 +147,7 @@ func TestTLSConfigErrors(t *testing.T) {
 	}
 	f(ts.directives(""), "ssl", "test is successful", 0)
 	f("ssl_certificate /nonexistent.pem;\nssl_certificate_key /nonexistent.key;", "ssl", `cannot load certificate "/nonexistent.pem"`, 1)
-	f(ts.directives("ssl_conf_command Options PrioritizeChaCha;"), "ssl", `"ssl_conf_command" is not supported by mailproxy`, 1)
+	f(ts.directives("ssl_conf_command Options PrioritizeChaCha;"), "ssl", `"ssl_conf_command Options PrioritizeChaCha" is ignored`, 0)
 	f(ts.directives("ssl_dhparam /etc/dh.pem;"), "ssl", `"ssl_dhparam" is ignored`, 0)
 	f(ts.directives("ssl_ecdh_curve nosuchcurve;"), "ssl", `unknown curve "nosuchcurve"`, 1)
 	f(ts.directives("ssl_verify_client on;"), "ssl", `no ssl_client_certificate or ssl_trusted_certificate for ssl_verify_client`, 1)

@@ -28,15 +28,20 @@ import (
 //     legacy PEM ("Proc-Type: 4,ENCRYPTED").
 //   - ssl_protocols: lowest and highest version listed (TLSv1 .. TLSv1.3).
 //   - ssl_ciphers: OpenSSL cipher names listed explicitly become the TLS 1.2
-//     suite list, in order; keyword strings ("HIGH:!aNULL:!MD5") keep Go's
-//     secure defaults. TLS 1.3 suites are not configurable in Go.
+//     suite list; keyword strings ("HIGH:!aNULL:!MD5") keep Go's secure
+//     defaults. TLS 1.3 suites are not configurable in Go.
+//   - ssl_prefer_server_ciphers: the TLS 1.2 suite is the client's first
+//     acceptable one, or with "on" the first of ssl_ciphers the client
+//     offers, as OpenSSL chooses (cipherorder.go; Go alone would use its
+//     own order).
 //   - ssl_ecdh_curve: curve names (X25519, prime256v1, secp384r1, secp521r1,
 //     X25519MLKEM768); "auto" keeps Go's defaults.
 //   - ssl_session_tickets, ssl_session_ticket_key (48 or 80 byte files,
 //     hashed to Go's 32-byte keys; the first encrypts, all decrypt),
 //     ssl_session_timeout (checked when a ticket is redeemed).
-//     ssl_session_cache is accepted: Go keeps no server-side session cache,
-//     so resumption is by tickets only.
+//   - ssl_session_cache builtin/shared with tickets off: sessions kept in
+//     a server-side store (sessioncache.go); off and none: no resumption.
+//   - ssl_conf_command: applied after all of the above (confcommand.go).
 //   - ssl_verify_client, ssl_client_certificate (CAs sent to the client and
 //     trusted), ssl_trusted_certificate (trusted only), ssl_verify_depth,
 //     ssl_crl: verified after the handshake as nginx does (tls_verify.go).
@@ -101,24 +106,25 @@ func NewServer(sc *config.Server, l config.Listen) (*Server, error) {
 }
 
 func tlsServerConfig(sc *config.Server, t *Server) (*tls.Config, error) {
-	certs, err := tlsLoadPairs(sc.SSLCertificates, sc.SSLCertificateKeys, sc.SSLPasswordFile)
+	set, err := tlsSettingsFrom(sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := set.applyConfCommands(sc); err != nil {
+		return nil, err
+	}
+	certs, err := tlsLoadPairs(set.certs, set.keys, sc.SSLPasswordFile)
 	if err != nil {
 		return nil, err
 	}
 	cfg := &tls.Config{
-		Certificates: certs,
-		NextProtos:   []string{sc.Protocol.String()},
+		Certificates:     certs,
+		NextProtos:       []string{sc.Protocol.String()},
+		MinVersion:       set.min,
+		MaxVersion:       set.max,
+		CipherSuites:     set.ciphers,
+		CurvePreferences: set.curves,
 	}
-	if cfg.MinVersion, cfg.MaxVersion, err = tlsVersions(sc.SSLProtocols); err != nil {
-		return nil, err
-	}
-	if cfg.CipherSuites, err = tlsCiphers(sc.SSLCiphers); err != nil {
-		return nil, err
-	}
-	if cfg.CurvePreferences, err = tlsCurves(sc.SSLECDHCurve); err != nil {
-		return nil, err
-	}
-	cfg.SessionTicketsDisabled = !sc.SSLSessionTickets
 	if len(sc.SSLSessionTicketKeys) > 0 {
 		var keys [][32]byte
 		for _, f := range sc.SSLSessionTicketKeys {
@@ -133,8 +139,17 @@ func tlsServerConfig(sc *config.Server, t *Server) (*tls.Config, error) {
 		}
 		cfg.SetSessionTicketKeys(keys)
 	}
-	if sc.SSLSessionTimeout > 0 {
-		tlsSessionTimeout(cfg, sc.SSLSessionTimeout)
+	if set.tickets {
+		if sc.SSLSessionTimeout > 0 {
+			tlsSessionTimeout(cfg, sc.SSLSessionTimeout)
+		}
+	} else if store := sessionStoreFor(sc); store != nil {
+		tlsSessionStore(cfg, store, sessionOwner(cfg, sc), sc.SSLSessionTimeout)
+	} else {
+		cfg.SessionTicketsDisabled = true // off, none: no resumption, as nginx
+	}
+	if set.min <= tls.VersionTLS12 {
+		tlsSuiteOrder(cfg, set.ciphers, set.serverPref)
 	}
 	if sc.SSLVerifyClient != "off" {
 		cfg.ClientAuth = tls.RequestClientCert // verified after the handshake, as nginx

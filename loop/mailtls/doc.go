@@ -8,6 +8,12 @@
 //     TestTLSWouldBlockContract guards it).
 //   - config.go: the ssl_* and proxy_ssl_* directives mapped onto
 //     tls.Config, per listener (Server), rebuilt on every reload.
+//   - confcommand.go: ssl_conf_command applied over the ssl_* settings.
+//   - cipherorder.go: the TLS 1.2 suite chosen as OpenSSL chooses it
+//     (client order, or ssl_ciphers order with server preference).
+//   - sessioncache.go: ssl_session_cache builtin/shared with tickets
+//     off, a bounded server-side session store (TLS 1.2 session-ID
+//     resumption is not possible over crypto/tls: see there).
 //   - pkcs8.go: encrypted PKCS#8 keys (PBES2 with PBKDF2, AES-CBC or
 //     DES-EDE3-CBC, RFC 8018) decrypted for ssl_password_file, which
 //     crypto/x509 does not do.
