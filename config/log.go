@@ -184,12 +184,22 @@ func (h *LogHandler) Reopen() error {
 // Close closes the log files and flushes and closes the syslog targets
 // (waiting a bounded time); stderr stays open.
 func (h *LogHandler) Close() error {
+	// The syslog senders first: draining their queues may report a
+	// failure into the files, which must still be open.
 	h.sh.mu.Lock()
-	sys := h.sh.close()
+	var sys []*syslogSender
+	for _, o := range h.sh.outs {
+		if o.sys != nil {
+			sys = append(sys, o.sys)
+		}
+	}
 	h.sh.mu.Unlock()
 	for _, s := range sys {
 		s.closeOwned()
 	}
+	h.sh.mu.Lock()
+	h.sh.close()
+	h.sh.mu.Unlock()
 	return nil
 }
 
