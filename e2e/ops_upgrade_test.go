@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,8 +117,15 @@ mail {
 		return newPID != 0 && newPID != old.PID && readPid(pidPath+".oldbin") == old.PID
 	}, func() string { return "pid file of the new process, pid.oldbin of the old one" })
 	t.Cleanup(func() { _ = syscall.Kill(newPID, syscall.SIGKILL) })
-	waitFor(t, 20*time.Second, func() bool { return strings.Contains(adminMetrics(adminPort), `version="9.9.9-upgrade"`) },
-		func() string { return "the new binary answering on the inherited admin listener" })
+	// The new process serves: logins it logged. (Both processes accept on
+	// the same sockets, so which one a connection reaches is the kernel's
+	// choice; the admin listener is checked once the old one has gone.)
+	waitFor(t, 30*time.Second, func() bool {
+		data, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		return strings.Contains(string(data), fmt.Sprintf("%d#0: ", newPID)) &&
+			strings.Contains(string(data), "client logged in") &&
+			regexpLoggedIn(string(data), newPID)
+	}, func() string { return "a login served by the new process" })
 	before := logins.Load()
 	waitFor(t, 20*time.Second, func() bool { return logins.Load() >= before+30 }, func() string { return "logins after the upgrade" })
 
@@ -143,6 +151,9 @@ mail {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the old process did not exit after its sessions ended")
 	}
+	// Now only the new binary holds the inherited admin listener.
+	waitFor(t, 20*time.Second, func() bool { return strings.Contains(adminMetrics(adminPort), `version="9.9.9-upgrade"`) },
+		func() string { return "the new binary answering on the inherited admin listener" })
 	close(stop)
 	wg.Wait()
 	if f, r := failed.Load(), refused.Load(); f != 0 || r != 0 {
@@ -320,4 +331,9 @@ func TestUpgradeTellsSystemd(t *testing.T) {
 	if m := nextNotify(t, ch); m.pid != newPID || m.state != "STOPPING=1" {
 		t.Fatalf("the first message after the old process quit: %+v, want STOPPING=1 from %d only when it quits", m, newPID)
 	}
+}
+
+// regexpLoggedIn reports whether the error log has a login served by pid.
+func regexpLoggedIn(log string, pid int) bool {
+	return regexp.MustCompile(`(?m)^\S+ \S+ \[info\] ` + strconv.Itoa(pid) + `#0: \*\d+ client logged in`).MatchString(log)
 }
