@@ -16,7 +16,8 @@ import (
 
 // Cache is the auth cache (auth_http_cache, extension): answers of the
 // auth server kept for valid= (OK) or invalid= (failures), at most Size
-// entries, least recently used out first. It is keyed by HMAC-SHA256,
+// entries (rounded up to a multiple of the shards: at most 15 more),
+// least recently used out first. It is keyed by HMAC-SHA256,
 // under a key drawn at random when the Cache is made, of the protocol,
 // method, login and secret (and the client address with client_ip): a
 // plaintext password is never held, and the keys mean nothing outside the
@@ -34,6 +35,7 @@ type Cache struct {
 	invalid  time.Duration
 	clientIP bool
 	macs     sync.Pool // hash.Hash (HMAC under hkey)
+	n        int       // shards in use: min(cacheShards, Size)
 	shards   [cacheShards]cacheShard
 }
 
@@ -64,8 +66,9 @@ func NewCache(cfg config.AuthCache) *Cache {
 		panic("BUG: no randomness for the auth cache key: " + err.Error())
 	}
 	c.macs.New = func() any { return hmac.New(sha256.New, c.hkey[:]) }
-	per := max(1, (cfg.Size+cacheShards-1)/cacheShards)
-	for i := range c.shards {
+	c.n = min(cacheShards, cfg.Size)
+	per := (cfg.Size + c.n - 1) / c.n
+	for i := range c.n {
 		sh := &c.shards[i]
 		sh.max = per
 		sh.m = make(map[CacheKey]*cacheEntry)
@@ -102,7 +105,7 @@ func (c *Cache) Key(r *codec.AuthRequest) (CacheKey, bool) {
 	return k, true
 }
 
-func (c *Cache) shard(k CacheKey) *cacheShard { return &c.shards[k[0]%cacheShards] }
+func (c *Cache) shard(k CacheKey) *cacheShard { return &c.shards[int(k[0])%c.n] }
 
 // Get copies the live answer under k into out (User and Pass in out's own
 // memory; Pass is pass, the client's password, when the answer carried
@@ -176,7 +179,7 @@ func (c *Cache) Put(k CacheKey, pass []byte, ok bool, resp *codec.AuthResponse) 
 // Len returns the number of entries (live or expired not yet dropped).
 func (c *Cache) Len() int {
 	n := 0
-	for i := range c.shards {
+	for i := range c.n {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		n += len(sh.m)

@@ -47,6 +47,7 @@ type Group struct {
 	cs     []*Client
 	next   atomic.Uint32
 	onDown func(c *Client, err error) // called when a server is marked down; may be nil
+	down   time.Duration              // DownPeriod; tests shorten it
 }
 
 // NewGroup returns a Group over cs (at least one). onDown, if not nil, is
@@ -55,7 +56,7 @@ func NewGroup(cs []*Client, onDown func(c *Client, err error)) *Group {
 	if len(cs) == 0 {
 		panic("BUG: auth_http group without servers")
 	}
-	return &Group{cs: cs, onDown: onDown}
+	return &Group{cs: cs, onDown: onDown, down: DownPeriod}
 }
 
 // Clients returns the group's servers, in config order.
@@ -144,7 +145,7 @@ func (g *Group) Do(r *codec.AuthRequest, extra []config.Header, timeout time.Dur
 			return c, err
 		}
 		c.h.errors.Add(1)
-		c.h.downUntil.Store(time.Now().Add(DownPeriod).UnixNano())
+		c.h.downUntil.Store(time.Now().Add(g.down).UnixNano())
 		if probe {
 			c.h.probing.Store(false)
 		}
