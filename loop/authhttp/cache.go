@@ -34,12 +34,26 @@ type Cache struct {
 	valid    time.Duration
 	invalid  time.Duration
 	clientIP bool
-	macs     sync.Pool // hash.Hash (HMAC under hkey)
+	macs     sync.Pool // *cacheMAC
 	n        int       // shards in use: min(cacheShards, Size)
 	shards   [cacheShards]cacheShard
 }
 
 const cacheShards = 16
+
+// cacheMAC is an HMAC under the cache's key with a scratch buffer for
+// the fields, so that a key costs no allocation.
+type cacheMAC struct {
+	h   hash.Hash
+	buf []byte
+}
+
+// wipe zeroes b.
+func wipe(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}
 
 // CacheKey is a cache key: an HMAC-SHA256.
 type CacheKey [sha256.Size]byte
@@ -65,7 +79,7 @@ func NewCache(cfg config.AuthCache) *Cache {
 	if _, err := rand.Read(c.hkey[:]); err != nil {
 		panic("BUG: no randomness for the auth cache key: " + err.Error())
 	}
-	c.macs.New = func() any { return hmac.New(sha256.New, c.hkey[:]) }
+	c.macs.New = func() any { return &cacheMAC{h: hmac.New(sha256.New, c.hkey[:]), buf: make([]byte, 0, 256)} }
 	c.n = min(cacheShards, cfg.Size)
 	per := (cfg.Size + c.n - 1) / c.n
 	for i := range c.n {
@@ -85,13 +99,12 @@ func (c *Cache) Key(r *codec.AuthRequest) (CacheKey, bool) {
 	if len(r.Pass) == 0 || len(r.Salt) > 0 {
 		return k, false
 	}
-	h := c.macs.Get().(hash.Hash)
+	m := c.macs.Get().(*cacheMAC)
+	h, b := m.h, m.buf[:0]
 	h.Reset()
-	var n [4]byte
-	field := func(b []byte) {
-		binary.BigEndian.PutUint32(n[:], uint32(len(b))) //nolint:gosec // lengths are below the buffer sizes
-		h.Write(n[:])
-		h.Write(b)
+	field := func(v []byte) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(v))) //nolint:gosec // lengths are below the buffer sizes
+		b = append(b, v...)
 	}
 	field([]byte(r.Protocol))
 	field([]byte(r.Method))
@@ -100,8 +113,11 @@ func (c *Cache) Key(r *codec.AuthRequest) (CacheKey, bool) {
 	if c.clientIP {
 		field([]byte(r.ClientIP))
 	}
-	h.Sum(k[:0])
-	c.macs.Put(h)
+	h.Write(b)
+	wipe(b) // the password was in it
+	m.buf = b[:0]
+	copy(k[:], h.Sum(m.buf[:0])) // into the scratch: k itself would escape
+	c.macs.Put(m)
 	return k, true
 }
 
