@@ -47,10 +47,16 @@ func (c *Client) authDialRaw(deadline time.Time) (net.Conn, error) {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 		}
 	}
-	d := net.Dialer{Deadline: deadline}
 	var nc net.Conn
 	var err error
-	for _, a := range addrs {
+	for i, a := range addrs {
+		// Each address gets an equal share of the time left, so that one
+		// that drops packets leaves time for the next (as net.Dialer does
+		// for the addresses of a name).
+		d := net.Dialer{Deadline: deadline}
+		if left := len(addrs) - i; left > 1 {
+			d.Deadline = time.Now().Add(time.Until(deadline) / time.Duration(left))
+		}
 		if nc, err = d.Dial(network, a); err == nil || time.Now().After(deadline) {
 			break
 		}

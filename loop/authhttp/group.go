@@ -2,6 +2,7 @@ package authhttp
 
 import (
 	"errors"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -53,8 +54,8 @@ type Group struct {
 // NewGroup returns a Group over cs (at least one). onDown, if not nil, is
 // called (in the worker) each time a server is marked down.
 func NewGroup(cs []*Client, onDown func(c *Client, err error)) *Group {
-	if len(cs) == 0 {
-		panic("BUG: auth_http group without servers")
+	if len(cs) == 0 || len(cs) > 32 {
+		panic("BUG: auth_http group of " + strconv.Itoa(len(cs)) + " servers")
 	}
 	return &Group{cs: cs, onDown: onDown, down: DownPeriod}
 }
@@ -100,7 +101,7 @@ func (g *Group) Do(r *codec.AuthRequest, extra []config.Header, timeout time.Dur
 	deadline := time.Now().Add(timeout)
 	n := len(g.cs)
 	start := int(g.next.Add(1))
-	tried := make([]bool, n)
+	var tried uint32 // bit j: cs[j] was asked (at most authHTTPMaxServers = 16 URLs)
 	var last *Client
 	var lastErr error
 	for {
@@ -114,12 +115,13 @@ func (g *Group) Do(r *codec.AuthRequest, extra []config.Header, timeout time.Dur
 		share := 0
 		for i := range n {
 			j := (start + i) % n
-			if tried[j] {
+			if tried&(1<<j) != 0 {
 				continue
 			}
 			if c == nil {
 				if ok, p := g.cs[j].usable(now.UnixNano()); ok {
-					c, probe, tried[j] = g.cs[j], p, true
+					c, probe = g.cs[j], p
+					tried |= 1 << j
 					share++
 					continue
 				}
