@@ -290,6 +290,9 @@ func Check(cfg *config.Config) error {
 		if err := checkLogs(sc.ErrorLogs); err != nil {
 			return err
 		}
+		if _, err := mailtls.AuthHTTPConfig(sc); err != nil { // https:// auth servers
+			return err
+		}
 		// Certificates, keys, CA files, ciphers and curves, as a start
 		// would load them.
 		for _, l := range sc.Listens {
