@@ -73,6 +73,12 @@ type AuthResponse struct {
 	// XOAUTH2, the error challenge to send the client (base64 of the RFC
 	// 7628 JSON status) before the failure reply; "" if absent.
 	ErrorSASL string
+
+	// Auth-Cache-Valid (mailproxy extension): how many seconds the auth
+	// cache may keep this answer, at most its configured valid=/invalid=;
+	// 0 forbids caching it. A non-integer is ignored.
+	CacheValid    int
+	HasCacheValid bool
 }
 
 // ParseAuthResponse parses an auth server's answer the way nginx does
@@ -295,6 +301,13 @@ func authApply(out *AuthResponse, st *authStatus, prev authPrev, name, value []b
 			out.ErrorCode = authString(value, prev.errcode)
 		case authEqualFold(name, "auth-error-sasl"):
 			out.ErrorSASL = string(value)
+		}
+	case len("Auth-Cache-Valid"):
+		if authEqualFold(name, "auth-cache-valid") {
+			if n, ok := authAtoi(value); ok {
+				out.CacheValid = n
+				out.HasCacheValid = true
+			}
 		}
 	}
 }

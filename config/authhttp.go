@@ -7,25 +7,39 @@ import (
 	"time"
 )
 
-// authHTTPURL is the parsed auth_http URL.
-type authHTTPURL struct {
-	addr string // "host:port" to dial (host as written), or "unix:/path"
-	host string // Host header value
-	uri  string
+// AuthHTTPServer is one URL of auth_http.
+type AuthHTTPServer struct {
+	URL  string // as written
+	Addr string // "host:port" to dial (host as written, a name is resolved at run time), or "unix:/path"
+	Host string // Host header value (and, for https, the name the certificate must carry)
+	URI  string
+	TLS  bool // https://
+}
+
+// AuthCache is auth_http_cache (extension). Size 0 means off.
+type AuthCache struct {
+	Size     int           // entries
+	Valid    time.Duration // OK answers; default 60s
+	Invalid  time.Duration // failures; default 10s
+	ClientIP bool          // the client address is part of the key
 }
 
 // authHTTPParse splits an auth_http URL as nginx's ngx_parse_url does with
 // default port 80 and a URI part: [http://]host[:port][/uri] or
 // [http://]unix:/path[:/uri]. It returns nginx's u.err text on failure
-// ("invalid host", "invalid port", "no host", ...). https:// is refused:
-// nginx's auth_http speaks plain HTTP only.
-func authHTTPParse(raw string) (authHTTPURL, string) {
-	u := raw
+// ("invalid host", "invalid port", "no host", ...). https://host[:port][/uri]
+// is an extension (default port 443); nginx refuses it.
+func authHTTPParse(raw string) (AuthHTTPServer, string) {
+	u, port, tls := raw, "80", false
 	if len(u) >= 8 && strings.EqualFold(u[:8], "https://") {
-		return authHTTPURL{}, "https is not supported"
+		u, port, tls = u[8:], "443", true
+	} else if len(u) >= 7 && strings.EqualFold(u[:7], "http://") {
+		u = u[7:]
 	}
-	u = strings.TrimPrefix(u, "http://")
 	if path, ok := strings.CutPrefix(u, "unix:"); ok {
+		if tls {
+			return AuthHTTPServer{}, "https over a unix domain socket is not supported"
+		}
 		uri := "/"
 		if i := strings.IndexByte(path, ':'); i >= 0 {
 			path, uri = path[:i], path[i+1:]
@@ -34,67 +48,125 @@ func authHTTPParse(raw string) (authHTTPURL, string) {
 			}
 		}
 		if path == "" {
-			return authHTTPURL{}, "no path in the unix domain socket"
+			return AuthHTTPServer{}, "no path in the unix domain socket"
 		}
-		return authHTTPURL{addr: "unix:" + path, host: "localhost", uri: uri}, ""
+		return AuthHTTPServer{URL: raw, Addr: "unix:" + path, Host: "localhost", URI: uri}, ""
 	}
 	hostport, uri := u, "/"
 	if i := strings.IndexByte(u, '/'); i >= 0 {
 		hostport, uri = u[:i], u[i:]
 	}
-	host, port := hostport, "80"
+	host := hostport
 	if strings.HasPrefix(hostport, "[") {
 		end := strings.IndexByte(hostport, ']')
 		if end < 0 {
-			return authHTTPURL{}, "invalid host"
+			return AuthHTTPServer{}, "invalid host"
 		}
 		host = hostport[:end+1]
 		rest := hostport[end+1:]
 		if rest != "" {
 			p, ok := strings.CutPrefix(rest, ":")
 			if !ok {
-				return authHTTPURL{}, "invalid host"
+				return AuthHTTPServer{}, "invalid host"
 			}
 			port = p
 		}
 		if net.ParseIP(strings.Trim(host, "[]")) == nil {
-			return authHTTPURL{}, "invalid IPv6 address"
+			return AuthHTTPServer{}, "invalid IPv6 address"
 		}
 	} else if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
 		host, port = hostport[:i], hostport[i+1:]
 	}
 	if host == "" {
-		return authHTTPURL{}, "no host"
+		return AuthHTTPServer{}, "no host"
 	}
 	n, ok := valAtoi(port)
 	if !ok || n < 1 || n > 65535 {
-		return authHTTPURL{}, "invalid port"
+		return AuthHTTPServer{}, "invalid port"
 	}
 	dial := strings.Trim(host, "[]")
-	return authHTTPURL{addr: net.JoinHostPort(dial, strconv.Itoa(n)), host: host, uri: uri}, ""
+	return AuthHTTPServer{URL: raw, Addr: net.JoinHostPort(dial, strconv.Itoa(n)), Host: host, URI: uri, TLS: tls}, ""
 }
 
+// authHTTPMaxServers bounds the URLs of one auth_http (each is a metrics
+// label value).
+const authHTTPMaxServers = 16
+
+// setAuthHTTP: "auth_http URL [URL ...];". One URL is nginx's directive;
+// several (an extension) are served round robin with failover
+// (loop/authhttp Group).
 func setAuthHTTP(p *parser, d *node) error {
-	raw := d.args[0]
-	u, msg := authHTTPParse(raw)
-	if msg == "https is not supported" {
-		return d.nodeErr(`"https://" is not supported in auth_http "%s": nginx's auth_http protocol is plain HTTP; put the auth server on loopback or a private network`, raw)
+	if len(d.args) > authHTTPMaxServers {
+		return d.nodeErr(`too many URLs in "auth_http", at most %d`, authHTTPMaxServers)
 	}
-	if msg != "" {
-		return d.nodeErr(`%s in auth_http "%s"`, msg, strings.TrimPrefix(raw, "http://"))
-	}
-	if !strings.HasPrefix(u.addr, "unix:") {
-		// nginx resolves the host once, at load time; we keep the name as
-		// written for dialing but fail now if it does not resolve.
-		h, _, _ := net.SplitHostPort(u.addr)
-		if net.ParseIP(h) == nil {
-			if addrs, err := p.lookup(h); err != nil || len(addrs) == 0 {
-				return d.nodeErr(`host not found in auth_http "%s"`, strings.TrimPrefix(raw, "http://"))
+	var list []AuthHTTPServer
+	for _, raw := range d.args {
+		u, msg := authHTTPParse(raw)
+		shown := strings.TrimPrefix(raw, "http://")
+		if msg != "" {
+			return d.nodeErr(`%s in auth_http "%s"`, msg, shown)
+		}
+		if !strings.HasPrefix(u.Addr, "unix:") {
+			// nginx resolves the host once, at load time; mailproxy fails
+			// now if it does not resolve, and re-resolves it at run time
+			// (loop/authhttp resolve.go).
+			h, _, _ := net.SplitHostPort(u.Addr)
+			if net.ParseIP(h) == nil {
+				if addrs, err := p.lookup(h); err != nil || len(addrs) == 0 {
+					return d.nodeErr(`host not found in auth_http "%s"`, shown)
+				}
 			}
 		}
+		for _, o := range list {
+			if o.Addr == u.Addr && o.Host == u.Host && o.URI == u.URI && o.TLS == u.TLS {
+				return d.nodeErr(`duplicate URL "%s" in auth_http`, shown)
+			}
+		}
+		list = append(list, u)
 	}
 	s := &p.cur().s
-	s.AuthHTTP, s.AuthHTTPAddr, s.AuthHTTPHost, s.AuthHTTPURI = raw, u.addr, u.host, u.uri
+	s.AuthHTTP, s.AuthHTTPAddr, s.AuthHTTPHost, s.AuthHTTPURI = list[0].URL, list[0].Addr, list[0].Host, list[0].URI
+	s.AuthHTTPServers = list
+	return nil
+}
+
+// setAuthHTTPCache: "auth_http_cache off | SIZE [valid=TIME] [invalid=TIME]
+// [client_ip];" (extension).
+func setAuthHTTPCache(p *parser, d *node) error {
+	s := &p.cur().s
+	if d.args[0] == "off" {
+		if len(d.args) > 1 {
+			return d.nodeErr(`invalid parameter "%s"`, d.args[1])
+		}
+		s.AuthHTTPCache = AuthCache{}
+		return nil
+	}
+	n, ok := valAtoi(d.args[0])
+	if !ok || n < 1 {
+		return d.nodeErr(`invalid cache size "%s" in "auth_http_cache"`, d.args[0])
+	}
+	c := AuthCache{Size: n, Valid: 60 * time.Second, Invalid: 10 * time.Second}
+	for _, a := range d.args[1:] {
+		switch {
+		case strings.HasPrefix(a, "valid="):
+			v, ok := valTime(a[6:], true)
+			if !ok {
+				return d.nodeErr(`invalid parameter "%s"`, a)
+			}
+			c.Valid = v
+		case strings.HasPrefix(a, "invalid="):
+			v, ok := valTime(a[8:], true)
+			if !ok {
+				return d.nodeErr(`invalid parameter "%s"`, a)
+			}
+			c.Invalid = v
+		case a == "client_ip":
+			c.ClientIP = true
+		default:
+			return d.nodeErr(`invalid parameter "%s"`, a)
+		}
+	}
+	s.AuthHTTPCache = c
 	return nil
 }
 
@@ -109,11 +181,24 @@ func setAuthHTTPHeader(p *parser, d *node) error {
 	return nil
 }
 
+// authHTTPCheck runs after inheritance: a client certificate needs its key.
+func authHTTPCheck(st *srvState) error {
+	s := &st.s
+	if (s.AuthHTTPSSLCertificate == "") != (s.AuthHTTPSSLCertificateKey == "") {
+		return errorf(`"auth_http_ssl_certificate" and "auth_http_ssl_certificate_key" must be set together for server in %s:%d`, s.File, s.Line)
+	}
+	return nil
+}
+
 func init() {
 	tableAdd("mail_auth_http",
-		&directive{name: "auth_http", ctx: ctxMailServer, args: take1, multi: true, set: setAuthHTTP},
+		&directive{name: "auth_http", ctx: ctxMailServer, args: arg1More, multi: true, set: setAuthHTTP},
 		&directive{name: "auth_http_header", ctx: ctxMailServer, args: take2, multi: true, set: setAuthHTTPHeader},
 		slotFlag("auth_http_pass_client_cert", func(s *Server) *bool { return &s.AuthHTTPPassClientCert }),
 		slotMsec("auth_http_timeout", func(s *Server) *time.Duration { return &s.AuthHTTPTimeout }),
+		slotPath("auth_http_ssl_trusted_certificate", func(s *Server) *string { return &s.AuthHTTPSSLTrustedCertificate }),
+		slotPath("auth_http_ssl_certificate", func(s *Server) *string { return &s.AuthHTTPSSLCertificate }),
+		slotPath("auth_http_ssl_certificate_key", func(s *Server) *string { return &s.AuthHTTPSSLCertificateKey }),
+		&directive{name: "auth_http_cache", ctx: ctxMailServer, args: arg1More, set: setAuthHTTPCache},
 	)
 }

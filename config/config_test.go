@@ -204,8 +204,8 @@ func TestAuthHTTPURL(t *testing.T) {
 	f := func(in, addr, host, uri, errMsg string) {
 		t.Helper()
 		u, msg := authHTTPParse(in)
-		if msg != errMsg || u.addr != addr || u.host != host || u.uri != uri {
-			t.Fatalf("%q: got %q %q %q %q; want %q %q %q %q", in, u.addr, u.host, u.uri, msg, addr, host, uri, errMsg)
+		if msg != errMsg || u.Addr != addr || u.Host != host || u.URI != uri {
+			t.Fatalf("%q: got %q %q %q %q; want %q %q %q %q", in, u.Addr, u.Host, u.URI, msg, addr, host, uri, errMsg)
 		}
 	}
 	f("127.0.0.1", "127.0.0.1:80", "127.0.0.1", "/", "")
@@ -221,13 +221,48 @@ func TestAuthHTTPURL(t *testing.T) {
 	f(":80", "", "", "", "no host")
 	f("[::1", "", "", "", "invalid host")
 	f("[zz]:80", "", "", "", "invalid IPv6 address")
-	f("https://a/", "", "", "", "https is not supported")
+	f("https://a/", "a:443", "a", "/", "")
+	f("HTTPS://a:8443/x", "a:8443", "a", "/x", "")
+	f("https://unix:/run/a.sock", "", "", "", "https over a unix domain socket is not supported")
+	if u, _ := authHTTPParse("https://a/"); !u.TLS {
+		t.Fatal("https:// without TLS")
+	}
 	f("unix:", "", "", "", "no path in the unix domain socket")
 
 	s := testServer(t, "", "auth_http http://localhost:9000/auth;")
 	if s.AuthHTTP != "http://localhost:9000/auth" || s.AuthHTTPAddr != "localhost:9000" || s.AuthHTTPHost != "localhost" || s.AuthHTTPURI != "/auth" {
 		t.Fatalf("fields: %+v", s)
 	}
+}
+
+// Several URLs (extension): each keeps its own Host and URI, the first
+// fills the single-URL fields; the https options and the cache parse.
+func TestAuthHTTPServers(t *testing.T) {
+	s := testServer(t, "", "auth_http 127.0.0.1:9000/a https://localhost:9443/b; auth_http_ssl_trusted_certificate /ca.pem; auth_http_ssl_certificate /c.pem; auth_http_ssl_certificate_key /c.key;")
+	want := []AuthHTTPServer{
+		{URL: "127.0.0.1:9000/a", Addr: "127.0.0.1:9000", Host: "127.0.0.1", URI: "/a"},
+		{URL: "https://localhost:9443/b", Addr: "localhost:9443", Host: "localhost", URI: "/b", TLS: true},
+	}
+	if !reflect.DeepEqual(s.AuthHTTPServers, want) || s.AuthHTTPAddr != "127.0.0.1:9000" {
+		t.Fatalf("servers %+v addr %q", s.AuthHTTPServers, s.AuthHTTPAddr)
+	}
+	if s.AuthHTTPSSLTrustedCertificate != "/ca.pem" || s.AuthHTTPSSLCertificate != "/c.pem" || s.AuthHTTPSSLCertificateKey != "/c.key" {
+		t.Fatalf("ssl: %+v", s)
+	}
+	if s.AuthHTTPCache.Size != 0 {
+		t.Fatalf("cache on by default: %+v", s.AuthHTTPCache)
+	}
+	f := func(in string, want AuthCache) {
+		t.Helper()
+		s := testServer(t, "", "auth_http 127.0.0.1:9; auth_http_cache "+in+";")
+		if s.AuthHTTPCache != want {
+			t.Fatalf("%q: %+v, want %+v", in, s.AuthHTTPCache, want)
+		}
+	}
+	f("off", AuthCache{})
+	f("1000", AuthCache{Size: 1000, Valid: time.Minute, Invalid: 10 * time.Second})
+	f("10 valid=5m invalid=30s client_ip", AuthCache{Size: 10, Valid: 5 * time.Minute, Invalid: 30 * time.Second, ClientIP: true})
+	f("10 invalid=0", AuthCache{Size: 10, Valid: time.Minute})
 }
 
 func TestInclude(t *testing.T) {

@@ -77,8 +77,15 @@ func TestErrors(t *testing.T) {
 	f("mail { auth_http foo.invalid:80/x; }", `host not found in auth_http "foo.invalid:80/x" in FILE:1`)
 	f("mail { auth_http http://127.0.0.1:99999/x; }", `invalid port in auth_http "127.0.0.1:99999/x" in FILE:1`)
 	f("mail { auth_http :80/x; }", `no host in auth_http ":80/x" in FILE:1`)
-	// nginx: invalid port in auth_http "https://127.0.0.1/x".
-	f("mail { auth_http https://127.0.0.1/x; }", `"https://" is not supported in auth_http "https://127.0.0.1/x": nginx's auth_http protocol is plain HTTP; put the auth server on loopback or a private network in FILE:1`)
+	// nginx: invalid port in auth_http "https://127.0.0.1/x"; mailproxy
+	// speaks https (extension).
+	f("mail { auth_http https://127.0.0.1/x; }", ``)
+	f("mail { auth_http 127.0.0.1:9 127.0.0.1:9; }", `duplicate URL "127.0.0.1:9" in auth_http in FILE:1`)
+	f("mail { auth_http 127.0.0.1:9 foo.invalid; }", `host not found in auth_http "foo.invalid" in FILE:1`)
+	f("mail { auth_http_cache 0; }", `invalid cache size "0" in "auth_http_cache" in FILE:1`)
+	f("mail { auth_http_cache 10 valid=x; }", `invalid parameter "valid=x" in FILE:1`)
+	f("mail { auth_http_cache off 10; }", `invalid parameter "10" in FILE:1`)
+	f("mail { "+a+" auth_http_ssl_certificate /c.pem; server { listen 143; protocol imap; } }", `"auth_http_ssl_certificate" and "auth_http_ssl_certificate_key" must be set together for server in FILE:1`)
 	// Every directive of the mail modules is built: none is refused as
 	// "not supported yet" any more.
 	f("mail { "+a+" ssl_certificate /a.pem; ssl_certificate_key /a.key; }", ``)

@@ -121,6 +121,9 @@ func (p *parser) mailFinish() (*Mail, error) {
 		if st.s.AuthHTTPAddr == "" {
 			return nil, errorf(`no "auth_http" is defined for server in %s:%d`, st.s.File, st.s.Line)
 		}
+		if err := authHTTPCheck(st); err != nil {
+			return nil, err
+		}
 	}
 	m := &Mail{}
 	for _, st := range p.servers {

@@ -160,13 +160,19 @@ type Server struct {
 	ResolverIPv6    bool          // ipv6= (default on): AAAA records
 
 	// auth_http
-	AuthHTTP               string // the URL as written
-	AuthHTTPAddr           string // "host:port" to dial, or "unix:/path"
-	AuthHTTPHost           string // value of the Host header
-	AuthHTTPURI            string // request URI, default "/"
-	AuthHTTPHeaders        []Header
-	AuthHTTPTimeout        time.Duration // default 60s
-	AuthHTTPPassClientCert bool
+	AuthHTTP        string           // the (first) URL as written
+	AuthHTTPAddr    string           // "host:port" to dial, or "unix:/path" (of the first URL)
+	AuthHTTPHost    string           // value of the Host header (of the first URL)
+	AuthHTTPURI     string           // request URI, default "/" (of the first URL)
+	AuthHTTPServers []AuthHTTPServer // every URL of auth_http, in order (extension: more than one)
+	// auth_http https:// (extension): CAs ("" = system roots), client certificate
+	AuthHTTPSSLTrustedCertificate string
+	AuthHTTPSSLCertificate        string
+	AuthHTTPSSLCertificateKey     string
+	AuthHTTPCache                 AuthCache // auth_http_cache (extension); Size 0 = off
+	AuthHTTPHeaders               []Header
+	AuthHTTPTimeout               time.Duration // default 60s
+	AuthHTTPPassClientCert        bool
 
 	// proxy
 	Proxy                 bool // no-op, accepted for compatibility

@@ -27,6 +27,9 @@ type authOutcome struct {
 	resp    codec.AuthResponse
 	err     error
 	elapsed time.Duration
+	peer    string // the auth server that answered ("host:port"), for log lines
+
+	cache authCacheRef // auth_http_cache (authcache.go)
 }
 
 // startAuth begins an authentication attempt with the credentials in s.
@@ -70,11 +73,15 @@ func (s *session) submitAuth() {
 
 	s.wait = waitAuth
 	el := s.loop.el
+	cref, hit := s.authCacheLookup(req) // authcache.go: a hit is answered on the loop
+	if hit {
+		return
+	}
 	ac, headers, timeout := srv.auth, cfg.AuthHTTPHeaders, cfg.AuthHTTPTimeout
 	ok := srv.rt.pool.TrySubmit(func() {
-		out := &authOutcome{req: req}
+		out := &authOutcome{req: req, cache: cref}
 		started := time.Now()
-		out.err = authCall(ac, req, headers, timeout, &out.resp)
+		out.peer, out.err = authCall(ac, req, headers, timeout, &out.resp)
 		out.elapsed = time.Since(started)
 		r := &out.resp
 		r.User = append([]byte(nil), r.User...)
@@ -99,13 +106,14 @@ func (s *session) submitAuth() {
 
 // authCall makes one auth_http call in a worker. A panic inside the
 // client is that login's internal error, not the end of the process.
-func authCall(ac *authhttp.Client, req *codec.AuthRequest, headers []config.Header, timeout time.Duration, out *codec.AuthResponse) (err error) {
+func authCall(ag *authhttp.Group, req *codec.AuthRequest, headers []config.Header, timeout time.Duration, out *codec.AuthResponse) (peer string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = workerPanic("auth_http call", p)
 		}
 	}()
-	return ac.Do(req, headers, timeout, out)
+	c, err := ag.Do(req, headers, timeout, out)
+	return c.Addr(), err
 }
 
 // authResultOf is the auth_http result label of an outcome.
@@ -128,7 +136,10 @@ func authResultOf(o *authOutcome) string {
 // authDone applies an auth outcome. Called on the loop.
 func (s *session) authDone(o *authOutcome) {
 	result := authResultOf(o)
-	s.srv.stats.AuthDone(result, o.elapsed)
+	if !o.cache.hit {
+		s.srv.stats.AuthDone(result, o.elapsed)
+	}
+	s.authCachePut(o, result) // authcache.go
 	if s.closed || s.wait != waitAuth {
 		return
 	}
@@ -137,7 +148,7 @@ func (s *session) authDone(o *authOutcome) {
 	switch result {
 	case "ok":
 		s.limitAuthResult(true) // edge.go
-		b, msg := s.backendFor(r, o.req)
+		b, msg := s.backendFor(r, o.req, o.peer)
 		if msg != "" {
 			s.authResult = "error"
 			s.errorf(msg)
@@ -191,8 +202,8 @@ func (s *session) authDone(o *authOutcome) {
 // backendFor validates an OK answer the way nginx does (the one check is
 // codec.AuthResponse.Backend) and returns what the backend login needs,
 // or nginx's log line. Called on the loop.
-func (s *session) backendFor(r *codec.AuthResponse, req *codec.AuthRequest) (*backendCtx, string) {
-	peer := "auth http server " + s.srv.cfg.AuthHTTPAddr + " "
+func (s *session) backendFor(r *codec.AuthResponse, req *codec.AuthRequest, server string) (*backendCtx, string) {
+	peer := "auth http server " + server + " "
 	ap, err := r.Backend()
 	if err != nil {
 		return nil, peer + err.Error()

@@ -18,12 +18,14 @@
 //     with its own typed steps; sasl.go (the SASL exchange all three
 //     share); resolver.go (SMTP's client lookups); proxyproto.go;
 //     tls_session.go (handshakes, STARTTLS, TLS to backends, Auth-SSL-*);
-//     auth.go (the request, the worker hand-off, the answer); edge.go
+//     auth.go (the request, the worker hand-off, the answer);
+//     authcache.go (auth_http_cache hits on the loop); authhttp.go (the
+//     auth_http servers of a config as an authhttp.Group); edge.go
 //     (the edge defence's hooks: access lists, caps, bans).
 //
 // Leaf services, each a package with its own doc.go: loop/authhttp (the
-// fasthttp auth_http client), loop/mailtls (crypto/tls over gnet, the
-// ssl_* config), loop/dns (stub resolver), loop/stats (metrics),
+// fasthttp auth_http client, several servers, https, the auth cache),
+// loop/mailtls (crypto/tls over gnet, the ssl_* config), loop/dns (stub resolver), loop/stats (metrics),
 // loop/admin (the admin HTTP listener), loop/gnetx (every use of gnet's
 // internals), loop/limits (the edge defence's tables and the Redis store).
 //

@@ -86,8 +86,10 @@ func (rt *runtimeState) retireAuthClients(servers []*serverRT, old *config.Confi
 	used := map[*authhttp.Client]bool{}
 	addrs := map[string]bool{}
 	for _, srv := range servers {
-		used[srv.auth] = true
-		addrs[srv.cfg.AuthHTTPAddr] = true
+		for _, c := range srv.auth.Clients() {
+			used[c] = true
+			addrs[c.Addr()] = true
+		}
 	}
 	grace := time.Duration(0)
 	for _, sc := range old.Mail.Servers {
@@ -100,6 +102,7 @@ func (rt *runtimeState) retireAuthClients(servers []*serverRT, old *config.Confi
 		delete(rt.auths, k)
 		if addr, _, _ := strings.Cut(k, "|"); !addrs[addr] {
 			stats.AuthConnsOpened(addr, nil)
+			stats.AuthEndpoint(addr, stats.AuthEndpointFuncs{})
 		}
 		ac.Close()
 		time.AfterFunc(grace+time.Second, ac.Close)

@@ -40,7 +40,8 @@ type serverRT struct {
 	listen string // the listen address as configured, for logs and labels
 	stats  *stats.ListenerStats
 	ops    *protoOps
-	auth   *authhttp.Client
+	auth   *authhttp.Group // the auth_http servers (authhttp.go builds it)
+	cache  *authhttp.Cache // auth_http_cache; nil when off
 	log    *slog.Logger
 	tls    *mailtls.Server // TLS material (tls_config.go); nil without TLS
 	lim    *limits.Policy  // edge defence (edge.go); nil when none is configured
@@ -289,6 +290,9 @@ func Check(cfg *config.Config) error {
 		if err := checkLogs(sc.ErrorLogs); err != nil {
 			return err
 		}
+		if _, err := mailtls.AuthHTTPConfig(sc); err != nil { // https:// auth servers
+			return err
+		}
 		// Certificates, keys, CA files, ciphers and curves, as a start
 		// would load them.
 		for _, l := range sc.Listens {
@@ -322,19 +326,16 @@ func (rt *runtimeState) buildServers(cfg *config.Config) ([]*serverRT, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := sc.AuthHTTPAddr + "|" + sc.AuthHTTPHost + "|" + sc.AuthHTTPURI
-		ac := rt.auths[key]
-		if ac == nil {
-			ac = authhttp.NewClient(sc.AuthHTTPAddr, sc.AuthHTTPHost, sc.AuthHTTPURI, 4*64*rt.numLoops)
-			rt.auths[key] = ac
-			stats.AuthConnsOpened(sc.AuthHTTPAddr, ac.ConnsOpened)
+		ac, cache, err := rt.authGroup(sc) // authhttp.go
+		if err != nil {
+			return nil, err
 		}
 		slog, err := rt.serverLog(sc)
 		if err != nil {
 			return nil, err
 		}
 		for _, l := range sc.Listens {
-			srv := &serverRT{rt: rt, cfg: sc, listen: l.Addr, ops: ops, auth: ac, log: slog}
+			srv := &serverRT{rt: rt, cfg: sc, listen: l.Addr, ops: ops, auth: ac, cache: cache, log: slog}
 			skey := sc.Protocol.String() + " " + l.Addr
 			if srv.lim = limits.NewPolicy(sc, cfg.Limits); srv.lim != nil && rt.limits != nil {
 				srv.pre = rt.limits.Counter(preauthKey(sc)) // one count for all of the server's sockets

@@ -186,7 +186,7 @@ func (tr *transcript) answer(headers string) string {
 	}
 	o := &authOutcome{req: &codec.AuthRequest{User: append([]byte(nil), tr.s.login...), Pass: append([]byte(nil), tr.s.pass...)}, resp: r}
 	if authResultOf(o) == "ok" {
-		b, msg := tr.s.backendFor(&r, o.req)
+		b, msg := tr.s.backendFor(&r, o.req, tr.srv.cfg.AuthHTTPAddr)
 		if msg != "" {
 			tr.s.authDone(o) // logs and closes as the loop would
 		} else {

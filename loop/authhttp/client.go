@@ -1,9 +1,11 @@
 package authhttp
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,8 +38,11 @@ type Client struct {
 	host string
 	uri  string
 	hc   *fasthttp.HostClient
+	tls  *tls.Config // https://: the handshake is authDialRaw's, under the recording
+	res  *authAddrs  // a host name: its addresses, re-resolved (resolve.go); nil for an IP or unix:
 
 	opened atomic.Uint64
+	h      health // up/down and counters, for Group (group.go)
 }
 
 // Transport limits. auth_http_timeout (per call) is the deadline that
@@ -62,19 +67,42 @@ var (
 	// ErrBusy: every connection to the auth server stayed busy for
 	// longer than the short queueing allowance.
 	ErrBusy = errors.New("has no free connection")
+	// ErrTLS: the TLS handshake with an https:// auth server failed (its
+	// certificate did not verify, or it does not speak TLS).
+	ErrTLS = errors.New("SSL handshake failed")
+	// errSilent marks an error after which no byte of an answer had
+	// arrived: the server refused, reset, closed or timed out before
+	// answering, so another server may be asked (Group).
+	errSilent = errors.New("no answer")
 )
 
 // NewClient returns a client for the endpoint. addr is "host:port" or
 // "unix:/path"; host is the Host header value; uri the request URI;
 // maxConns caps open connections (≤ 0: fasthttp's default, 512).
 func NewClient(addr, host, uri string, maxConns int) *Client {
+	return NewTLSClient(addr, host, uri, maxConns, nil)
+}
+
+// NewTLSClient is NewClient for an https:// endpoint when tc is not nil:
+// the connection is TLS with tc (its ServerName defaults to host, without
+// brackets), and fasthttp is told so (IsTLS, TLSConfig), but the handshake
+// is made in the dial, under authConn, so that the recording holds the
+// plaintext answer: fasthttp leaves a dialed conn that has a Handshake
+// method as it is instead of wrapping it in its own tls.Client.
+func NewTLSClient(addr, host, uri string, maxConns int, tc *tls.Config) *Client {
 	if uri == "" {
 		uri = "/"
 	}
 	if host == "" {
 		host = "localhost" // as nginx for unix:; fasthttp needs one
 	}
-	c := &Client{addr: addr, host: host, uri: uri}
+	c := &Client{addr: addr, host: host, uri: uri, res: newAuthAddrs(addr)}
+	if tc != nil {
+		c.tls = tc.Clone()
+		if c.tls.ServerName == "" {
+			c.tls.ServerName = strings.Trim(host, "[]")
+		}
+	}
 	c.hc = &fasthttp.HostClient{
 		Addr:                          addr,
 		DialTimeout:                   c.authDial,
@@ -93,9 +121,14 @@ func NewClient(addr, host, uri string, maxConns int) *Client {
 		// Streaming keeps the connection ours until the body is closed, so
 		// the raw bytes recorded on it belong to this call (authConn).
 		StreamResponseBody: true,
+		IsTLS:              c.tls != nil,
+		TLSConfig:          c.tls,
 	}
 	return c
 }
+
+// Addr is the endpoint as it appears in log lines and metrics.
+func (c *Client) Addr() string { return c.addr }
 
 // ConnsOpened returns how many connections were dialed so far; with
 // keepalive it stays far below the number of calls.
@@ -129,6 +162,9 @@ func (c *Client) Do(r *codec.AuthRequest, extra []config.Header, timeout time.Du
 	req.Header.DisableSpecialHeader()
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.SetRequestURI(c.uri)
+	if c.tls != nil {
+		req.URI().SetScheme("https") // fasthttp checks it against IsTLS
+	}
 	req.Header.Add("Host", c.host)
 	bp := authBufPool.Get().(*[]byte)
 	*bp = codec.AppendAuthHeaders((*bp)[:0], r, extra)
@@ -144,13 +180,16 @@ func (c *Client) Do(r *codec.AuthRequest, extra []config.Header, timeout time.Du
 		// stable: judge it by nginx's rules.
 		ac := authConnOf(resp.LocalAddr())
 		if ac == nil {
-			return e
+			return authSilent(e)
 		}
 		defer ac.done()
 		switch perr := ac.parse(out); {
 		case perr == nil:
 			return nil
 		case errors.Is(perr, codec.ErrAuthInvalidResponse):
+			if !ac.answered() {
+				return authSilent(e)
+			}
 			return e // incomplete recording: keep the transport's reason
 		default:
 			return &authError{msg: "auth http server " + c.addr + " " + perr.Error(), errs: []error{perr, err}}
@@ -171,6 +210,23 @@ func (c *Client) Do(r *codec.AuthRequest, extra []config.Header, timeout time.Du
 		return &authError{msg: "auth http server " + c.addr + " " + err.Error(), errs: []error{err}}
 	}
 	return nil
+}
+
+// authSilent marks e as an error before any byte of an answer, when it is
+// one of a refused or failed connection, a close or reset, or a timeout.
+// The rest (a busy pool, a too-large answer) are not the server's silence.
+func authSilent(e error) error {
+	ae, ok := e.(*authError)
+	if !ok {
+		return e
+	}
+	for _, s := range []error{ErrConnect, ErrClosed, ErrTimeout, ErrTLS} {
+		if errors.Is(e, s) {
+			ae.errs = append(ae.errs, errSilent)
+			break
+		}
+	}
+	return ae
 }
 
 // authAddLines adds "Name: value\r\n" lines to h in order.
@@ -249,7 +305,10 @@ func (c *Client) authClassify(err error) error {
 	var ne net.Error
 	var op *net.OpError
 	var small *fasthttp.ErrSmallBuffer
+	var te *authTLSError
 	switch {
+	case errors.As(err, &te):
+		return &authError{msg: peer + " " + ErrTLS.Error() + " (" + te.err.Error() + ")", errs: []error{ErrTLS, err}}
 	case errors.Is(err, fasthttp.ErrTimeout) || (errors.As(err, &ne) && ne.Timeout()):
 		return &authError{msg: peer + " timed out", errs: []error{ErrTimeout, err}}
 	case errors.Is(err, fasthttp.ErrNoFreeConns):

@@ -35,6 +35,11 @@ func authStartServer(t testing.TB, network, addr string, reply func(n int) (stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return authServeOn(t, ln, reply)
+}
+
+// authServeOn is authStartServer on a listener of the caller's (TLS).
+func authServeOn(t testing.TB, ln net.Listener, reply func(n int) (string, bool)) *authTestServer {
 	s := &authTestServer{ln: ln, reply: reply, reqs: make(chan string, 1000), closed: make(chan int, 1000)}
 	s.wg.Add(1)
 	go func() {

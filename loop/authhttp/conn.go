@@ -1,6 +1,9 @@
 package authhttp
 
 import (
+	"context"
+	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -28,23 +31,63 @@ func (c *Client) authDial(addr string, timeout time.Duration) (net.Conn, error) 
 	return ac, nil
 }
 
-// authDialRaw opens one connection to the auth server, by deadline.
+// authDialRaw opens one connection to the auth server, by deadline: a
+// host name's addresses in turn (resolve.go) until one accepts, then, for
+// https://, the TLS handshake, so that authConn reads plaintext.
 func (c *Client) authDialRaw(deadline time.Time) (net.Conn, error) {
 	if deadline.IsZero() {
 		deadline = time.Now().Add(authDialFallback)
 	}
-	network, addr := "tcp", c.addr
-	if len(addr) > 5 && addr[:5] == "unix:" {
-		network, addr = "unix", addr[5:]
+	network, addrs := "tcp", []string{c.addr}
+	if len(c.addr) > 5 && c.addr[:5] == "unix:" {
+		network, addrs = "unix", []string{c.addr[5:]}
+	} else if c.res != nil {
+		var err error
+		if addrs, err = c.res.candidates(deadline); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
 	}
-	d := net.Dialer{Deadline: deadline}
-	nc, err := d.Dial(network, addr)
+	var nc net.Conn
+	var err error
+	for i, a := range addrs {
+		// Each address gets an equal share of the time left, so that one
+		// that drops packets leaves time for the next (as net.Dialer does
+		// for the addresses of a name).
+		d := net.Dialer{Deadline: deadline}
+		if left := len(addrs) - i; left > 1 {
+			d.Deadline = time.Now().Add(time.Until(deadline) / time.Duration(left))
+		}
+		if nc, err = d.Dial(network, a); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	c.opened.Add(1)
-	return nc, nil
+	if c.tls == nil {
+		return nc, nil
+	}
+	tc := tls.Client(nc, c.tls)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	err = tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		nc.Close()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, err
+		}
+		return nil, &authTLSError{err: err}
+	}
+	return tc, nil
 }
+
+// authTLSError is a failed handshake with an https:// auth server.
+type authTLSError struct{ err error }
+
+func (e *authTLSError) Error() string { return "tls handshake: " + e.err.Error() }
+func (e *authTLSError) Unwrap() error { return e.err }
 
 // authConn is one connection to the auth server as fasthttp sees it. It
 // keeps each answer with the request it was read for (DESIGN.md: an answer
@@ -80,6 +123,7 @@ type authConn struct {
 	net.Conn // replaced by replace, only while a request holds the turn
 	local    authConnAddr
 	raw      syscall.RawConn // nil: no peek (not a socket)
+	tc       *tls.Conn       // https://: the TLS connection (Conn)
 	peekFD   func(fd uintptr) bool
 	peekN    int
 	peekErr  error
@@ -104,6 +148,10 @@ func (a *authConn) use(nc net.Conn) {
 	a.Conn = nc
 	a.local.Addr, a.local.c = nc.LocalAddr(), a
 	a.raw = nil
+	a.tc, _ = nc.(*tls.Conn)
+	if a.tc != nil {
+		return // readable looks through the TLS layer instead (tlsReadable)
+	}
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			a.raw = rc
@@ -135,6 +183,7 @@ func (a *authConn) Write(b []byte) (int, error) {
 		a.turn <- struct{}{}
 		a.mu.Lock()
 		a.held = true
+		a.got = 0 // before a replacement dial that may fail: nothing of this answer yet
 		replace := a.spoilt || (a.reqs > 0 && a.readable())
 		a.mu.Unlock()
 		if replace {
@@ -159,6 +208,9 @@ func (a *authConn) Write(b []byte) (int, error) {
 // before it is taken, so the deadline is cleared first; fasthttp sets the
 // next one after the request is written.
 func (a *authConn) readable() bool {
+	if a.tc != nil {
+		return a.tlsReadable()
+	}
 	if a.raw == nil {
 		return false
 	}
@@ -174,6 +226,24 @@ func (a *authConn) readable() bool {
 	}
 	return true
 }
+
+// tlsReadable is readable over TLS: a peek at the socket would see TLS
+// records that carry no data (a session ticket) and miss data tls.Conn
+// already decrypted, so it reads one byte with a deadline in the past.
+// A timeout leaves tls.Conn usable (crypto/tls keeps no error for it);
+// a byte read is a stray one, and the connection is replaced anyway.
+func (a *authConn) tlsReadable() bool {
+	_ = a.tc.SetReadDeadline(time.Unix(1, 0))
+	_, err := a.tc.Read(a.peekBuf[:])
+	_ = a.tc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// Handshake is there for fasthttp: a dialed conn with this method counts
+// as TLS already (https:// connections shook hands in authDialRaw), so
+// fasthttp does not put its own tls.Client over the recording.
+func (a *authConn) Handshake() error { return nil }
 
 // peek is the RawConn callback of readable: one non-blocking MSG_PEEK.
 func (a *authConn) peek(fd uintptr) bool {
@@ -286,6 +356,14 @@ func (a *authConn) settle(resp *fasthttp.Response) {
 			resp.SetConnectionClose()
 		}
 	}
+}
+
+// answered reports whether any byte of an answer arrived for the current
+// request.
+func (a *authConn) answered() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.got > 0
 }
 
 // done gives the connection's turn back; Do calls it last.

@@ -49,6 +49,25 @@
 //   - Do leaves the Response in the request's user values, so that the
 //     retry hook can tell a reused connection from a fresh one.
 //
+// Beyond nginx's one plain-HTTP server (issue 15; README "Extensions"):
+//   - Group (group.go): the servers of an auth_http with several URLs,
+//     round robin over those in service, failover to the next server for
+//     an error before any byte of an answer (errSilent: refused, reset,
+//     closed, timed out, TLS refused) within the same timeout, DownPeriod
+//     out of service, then one probe; per-server counters for the metrics;
+//   - https:// (NewTLSClient): the handshake is made in the dial, under
+//     authConn, so the recording holds plaintext; fasthttp is told the
+//     connection is TLS (IsTLS, TLSConfig) and leaves it as it is because
+//     authConn has a Handshake method. Over TLS the idle check is a read
+//     with a deadline in the past instead of a socket peek (a session
+//     ticket is a record without data, and tls.Conn may hold decrypted
+//     bytes the socket no longer shows);
+//   - host names (resolve.go): looked up again every ResolvePeriod (Go's
+//     resolver gives no TTL), every address dialed in turn, a refused one
+//     handing the dial to the next;
+//   - Cache (cache.go): the auth cache, keyed by an HMAC of the
+//     credentials, safe for every event loop at once.
+//
 // The request's header lines are built by codec (the same bytes the
 // parity tests compare with nginx's) and handed to fasthttp line by line
 // (authAddLines), with header normalisation off so they go out as built.

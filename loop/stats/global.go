@@ -117,6 +117,7 @@ func metricCollectGlobals() {
 	for _, a := range metricAuthConns {
 		a.c.Set(a.f())
 	}
+	metricCollectAuthEndpoints()
 	if metricLogDroppedF != nil {
 		metricLogDropped.Set(metricLogDroppedF())
 	}

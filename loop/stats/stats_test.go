@@ -257,6 +257,8 @@ func TestMetricHelpCoversFamilies(t *testing.T) {
 	defer s.Unregister()
 	AuthConnsOpened("127.0.0.1:19001", func() uint64 { return 0 })
 	defer AuthConnsOpened("127.0.0.1:19001", nil)
+	AuthEndpoint("127.0.0.1:19001", AuthEndpointFuncs{Requests: func() uint64 { return 0 }, Errors: func() uint64 { return 0 }, Up: func() bool { return true }})
+	defer AuthEndpoint("127.0.0.1:19001", AuthEndpointFuncs{})
 	SetBuildInfo("test")
 	families := 0
 	for _, line := range strings.Split(metricScrape(t), "\n") {
@@ -333,4 +335,34 @@ func TestPhaseString(t *testing.T) {
 	f(PhaseBackendLogin, "backend_login")
 	f(PhaseRelay, "relay")
 	f(NumPhases, "unknown")
+}
+
+// Per-server auth_http series follow the registered functions and go
+// away when the endpoint is removed.
+func TestAuthEndpointSeries(t *testing.T) {
+	var req, errs uint64 = 7, 2
+	up := false
+	AuthEndpoint("127.0.0.1:19002", AuthEndpointFuncs{Requests: func() uint64 { return req }, Errors: func() uint64 { return errs }, Up: func() bool { return up }})
+	AuthCache(true)
+	got := metricSamples(t, metricScrape(t))
+	f := func(series string, want float64) {
+		t.Helper()
+		if v, ok := got[series]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
+	}
+	f(`mailproxy_auth_http_endpoint_requests_total{endpoint="127.0.0.1:19002"}`, 7)
+	f(`mailproxy_auth_http_endpoint_errors_total{endpoint="127.0.0.1:19002"}`, 2)
+	f(`mailproxy_auth_http_endpoint_up{endpoint="127.0.0.1:19002"}`, 0)
+	if got[`mailproxy_auth_http_cache_total{result="hit"}`] < 1 {
+		t.Errorf("cache hit not counted")
+	}
+	up = true
+	got = metricSamples(t, metricScrape(t))
+	f(`mailproxy_auth_http_endpoint_up{endpoint="127.0.0.1:19002"}`, 1)
+	AuthEndpoint("127.0.0.1:19002", AuthEndpointFuncs{})
+	got = metricSamples(t, metricScrape(t))
+	if _, ok := got[`mailproxy_auth_http_endpoint_up{endpoint="127.0.0.1:19002"}`]; ok {
+		t.Errorf("series left after removal")
+	}
 }
