@@ -33,8 +33,12 @@ type authOutcome struct {
 }
 
 // startAuth begins an authentication attempt with the credentials in s.
+// It reports whether the caller, a pre-auth command parser, should go on
+// parsing: only when the attempt was refused at once (the worker pool
+// full) and the session is back in pre-auth. The parser has not consumed
+// the command yet, so nothing here may parse the client's input itself.
 // Called on the loop, in pre-auth.
-func (s *session) startAuth(method string) {
+func (s *session) startAuth(method string) bool {
 	s.method = method
 	s.attempt++
 	s.setPhase(PhaseAuth)
@@ -43,14 +47,19 @@ func (s *session) startAuth(method string) {
 	s.loop.disarm(s)
 	s.limitLeavePreauth()     // edge.go
 	if s.limitAuthRefused() { // banned: no auth_http call
-		return
+		return false
 	}
-	s.submitAuth()
+	if s.submitAuth() {
+		return false
+	}
+	return s.phase == PhasePreAuth && !s.closed
 }
 
-// submitAuth hands the auth_http request to the worker pool. Called on the
-// loop.
-func (s *session) submitAuth() {
+// submitAuth hands the auth_http request to the worker pool (or answers it
+// from the auth cache). It reports false when the pool was full: the
+// session is then back in pre-auth with the temporary failure sent.
+// Called on the loop.
+func (s *session) submitAuth() bool {
 	srv := s.srv
 	cfg := srv.cfg
 	req := &codec.AuthRequest{
@@ -75,7 +84,7 @@ func (s *session) submitAuth() {
 	el := s.loop.el
 	cref, hit := s.authCacheLookup(req) // authcache.go: a hit is answered on the loop
 	if hit {
-		return
+		return true
 	}
 	ac, headers, timeout := srv.auth, cfg.AuthHTTPHeaders, cfg.AuthHTTPTimeout
 	ok := srv.rt.pool.TrySubmit(func() {
@@ -100,8 +109,9 @@ func (s *session) submitAuth() {
 		s.authResult = "overload"
 		s.backToPreAuth()
 		srv.ops.tempFail(s)
-		s.processPending()
+		return false
 	}
+	return true
 }
 
 // authCall makes one auth_http call in a worker. A panic inside the
@@ -231,7 +241,11 @@ func (s *session) authDelayDone() {
 	switch s.wait {
 	case waitAuthRetry:
 		s.wait = waitNone
-		s.submitAuth()
+		if !s.submitAuth() {
+			// From a timer, not a parser: what the client pipelined may
+			// be read now.
+			s.processPending()
+		}
 	case waitAuthFail:
 		s.wait = waitNone
 		s.backToPreAuth()

@@ -242,8 +242,7 @@ func (ic *imapConf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 		st.tag = append(st.tag[:0], tag...)
 		s.login = append(s.login[:0], cmd.Args[0]...)
 		s.pass = append(s.pass[:0], cmd.Args[1]...)
-		s.startAuth("plain")
-		return n, false
+		return n, s.startAuth("plain")
 	case codec.IMAPAuthenticate:
 		return n, s.imapAuthenticate(cmd)
 	default:

@@ -234,8 +234,7 @@ func (pc *pop3Conf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 				return n, true
 			}
 			s.pass = append(s.pass[:0], cmd.Rest...)
-			s.startAuth("plain")
-			return n, false
+			return n, s.startAuth("plain")
 		case codec.POP3Capa:
 			s.write(pc.capa)
 		case codec.POP3Noop:
@@ -272,8 +271,7 @@ func (pc *pop3Conf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 		}
 		s.login = append(s.login[:0], cmd.Args[0]...)
 		s.pass = append(s.pass[:0], cmd.Args[1]...)
-		s.startAuth("apop")
-		return n, false
+		return n, s.startAuth("apop")
 	case codec.POP3Auth:
 		if cmd.NArgs == 0 {
 			s.write(pc.authList)

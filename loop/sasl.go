@@ -182,8 +182,7 @@ func (s *session) saslPlain(b64 []byte) bool {
 	s.login = append(s.login[:0], login...)
 	s.pass = append(s.pass[:0], pass...)
 	wipe(dec)
-	s.startAuth("plain")
-	return false
+	return s.startAuth("plain")
 }
 
 func (s *session) saslLoginUser(b64 []byte) bool {
@@ -217,8 +216,7 @@ func (s *session) saslLoginPass(b64 []byte) bool {
 	}
 	s.pass = append(s.pass[:0], dec...)
 	wipe(dec)
-	s.startAuth("plain")
-	return false
+	return s.startAuth("plain")
 }
 
 func (s *session) saslCramMD5(b64 []byte) bool {
@@ -234,8 +232,7 @@ func (s *session) saslCramMD5(b64 []byte) bool {
 	}
 	s.login = append(s.login[:0], login...)
 	s.pass = append(s.pass[:0], digest...)
-	s.startAuth("cram-md5")
-	return false
+	return s.startAuth("cram-md5")
 }
 
 func (s *session) saslExternal(b64 []byte) bool {
@@ -251,8 +248,7 @@ func (s *session) saslExternal(b64 []byte) bool {
 	}
 	s.login = append(s.login[:0], dec...)
 	s.pass = s.pass[:0]
-	s.startAuth("external")
-	return false
+	return s.startAuth("external")
 }
 
 // credentialClean reports whether a decoded user name or password is free
@@ -322,8 +318,7 @@ func (s *session) saslOAuth(step saslStep, b64 []byte) bool {
 	s.login = append(s.login[:0], user...)
 	s.pass = append(s.pass[:0], token...)
 	wipe(dec)
-	s.startAuth(method)
-	return false
+	return s.startAuth(method)
 }
 
 // saslOAuthError sends the auth server's Auth-Error-SASL value as the

@@ -330,8 +330,7 @@ func (sc *smtpConf) commandStep(s *session, buf []byte, limit int) (int, bool) {
 			st.envelope = append(append(st.envelope, cmd.Replay...), smtpCRLF...)
 			s.login = s.login[:0]
 			s.pass = s.pass[:0]
-			s.startAuth("none")
-			return n, false
+			return n, s.startAuth("none")
 		}
 	case codec.SMTPRset:
 		st.envelope = st.envelope[:0]

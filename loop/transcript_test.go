@@ -239,3 +239,32 @@ func TestIMAPTranscriptLoginLiteralPlus(t *testing.T) {
 		t.Fatal("LITERAL+ found outside a CAPABILITY response code")
 	}
 }
+
+// refusingPool is a worker pool that is always full.
+type refusingPool struct{ tries int }
+
+func (p *refusingPool) TrySubmit(func()) bool { p.tries++; return false }
+
+// TestAuthPoolFullAnswersOnce: with the worker pool full, a login gets the
+// temporary failure once and the session reads on. The overload path used
+// to parse what the client had pipelined at once, from inside the parser
+// that had not consumed the login command yet: it parsed the same login
+// again, and again, until the stack ran out (a fatal error, the process).
+func TestAuthPoolFullAnswersOnce(t *testing.T) {
+	f := func(p config.Protocol, in, want string) {
+		t.Helper()
+		tr := newTranscript(t, testServerConfig(p, nil))
+		pool := &refusingPool{}
+		tr.h.rt.pool = pool
+		tr.take()
+		if got := tr.send(crlf(in)); got != crlf(want) {
+			t.Fatalf("%q:\n got %q\nwant %q", in, got, crlf(want))
+		}
+		if pool.tries != strings.Count(want, "try again later") {
+			t.Fatalf("%q: %d submissions", in, pool.tries)
+		}
+	}
+	f(config.IMAP, "a1 LOGIN u p\na2 NOOP\n", "a1 NO [UNAVAILABLE] server busy, try again later\na2 OK completed\n")
+	f(config.POP3, "USER u\nPASS p\nNOOP\n", "+OK\n-ERR [SYS/TEMP] server busy, try again later\n+OK\n")
+	f(config.SMTP, "AUTH PLAIN AHUAcA==\nNOOP\n", "454 4.7.0 Temporary authentication failure, try again later\n250 2.0.0 OK\n")
+}
