@@ -21,16 +21,29 @@ import (
 // startWait bounds how long a started server may take to accept on its port.
 const startWait = 15 * time.Second
 
-// freePort returns a loopback TCP port that was free a moment ago.
+// freePort returns a loopback TCP port that was free a moment ago and that
+// no other call of this test binary has returned: the kernel may hand the
+// same ephemeral port to two listens in a row, and a config given it twice
+// fails with "duplicate address and port pair".
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("freePort: %v", err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("freePort: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if _, taken := freePorts.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("freePort: no new port in 100 tries")
+	return 0
 }
+
+// freePorts holds every port freePort has returned.
+var freePorts sync.Map
 
 // writeConf writes a config file into the test's temp dir and returns its path.
 func writeConf(t testing.TB, text string) string {
