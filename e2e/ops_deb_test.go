@@ -33,7 +33,9 @@ const debPkgFiles = `/usr/sbin/mailproxy
 /usr/share/man/man8/mailproxy.8.gz
 /usr/share/doc/mailproxy/README.md
 /usr/share/doc/mailproxy/copyright
-/usr/share/doc/mailproxy/changelog.gz`
+/usr/share/doc/mailproxy/changelog.gz
+/etc/fail2ban/filter.d/mailproxy.conf
+/usr/share/doc/mailproxy/examples/fail2ban-jail-mailproxy.conf`
 
 func TestOpsDebPackage(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -93,7 +95,7 @@ func TestOpsDebPackage(t *testing.T) {
 		}
 	}
 	conffiles := debRun(t, time.Minute, "dpkg-query", "-W", "-f=${Conffiles}", "mailproxy")
-	for _, f := range []string{"/etc/mailproxy/mail.conf", "/etc/logrotate.d/mailproxy"} {
+	for _, f := range []string{"/etc/mailproxy/mail.conf", "/etc/logrotate.d/mailproxy", "/etc/fail2ban/filter.d/mailproxy.conf"} {
 		if !strings.Contains(conffiles, " "+f+" ") {
 			t.Errorf("%s is not a conffile; conffiles:\n%s", f, conffiles)
 		}

@@ -98,11 +98,15 @@ install -m 0644 README.md "$doc/README.md"
 # fail2ban: the filter (and jail example) once scripts/fail2ban/ has them.
 if [ -d scripts/fail2ban ]; then
 	install -d -m 0755 "$pkg/etc/fail2ban/filter.d"
-	for f in scripts/fail2ban/filter.d/*.conf scripts/fail2ban/*.conf; do
+	for f in scripts/fail2ban/filter.d/*.conf scripts/fail2ban/jail.d/*.conf; do
 		[ -f "$f" ] || continue
 		case "$f" in
 		*/filter.d/*) install -m 0644 "$f" "$pkg/etc/fail2ban/filter.d/$(basename "$f")" ;;
-		*) install -m 0644 "$f" "$doc/fail2ban-$(basename "$f")" ;;
+		*/jail.d/*)
+			# An example, not enabled: the operator copies it to jail.d.
+			install -d -m 0755 "$doc/examples"
+			install -m 0644 "$f" "$doc/examples/fail2ban-jail-$(basename "$f")"
+			;;
 		esac
 	done
 	for f in "$pkg"/etc/fail2ban/filter.d/*.conf; do
