@@ -118,11 +118,20 @@ func startProxy(t testing.TB, conf string) *proc {
 // and registers the cleanup.
 func startProc(t testing.TB, name, conf, bin string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, name, conf, nil, bin, args...)
+}
+
+// startProcEnv is startProc with env added to the process's environment.
+func startProcEnv(t testing.TB, name, conf string, env []string, bin string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	if m := procErrorLogRe.FindStringSubmatch(conf); m != nil {
 		p.errorLog = strings.TrimSuffix(m[1], ";")
 	}
 	p.cmd = exec.Command(bin, args...)
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

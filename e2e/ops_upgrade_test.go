@@ -294,8 +294,8 @@ func nextNotify(t *testing.T, ch <-chan sdMessage) sdMessage {
 // main pid after an upgrade, and STOPPING only from the process that is
 // the service, so the old process's exit does not stop it.
 func TestUpgradeTellsSystemd(t *testing.T) {
+	t.Parallel()
 	path, ch := listenNotify(t)
-	t.Setenv("NOTIFY_SOCKET", path)
 	be := startBackend(t, backendOpts{})
 	auth := startAuth(t, userAuth(be.Port))
 	dir := t.TempDir()
@@ -304,7 +304,7 @@ func TestUpgradeTellsSystemd(t *testing.T) {
 	port := freePort(t)
 	pidPath := filepath.Join(dir, "mailproxy.pid")
 	conf := fmt.Sprintf("error_log %s/error.log info;\npid %s;\nevents {}\nmail {\n    auth_http %s/auth;\n    server {\n        listen 127.0.0.1:%d;\n        protocol imap;\n    }\n}\n", dir, pidPath, auth.Addr, port)
-	old := startProc(t, "mailproxy", conf, bin, "-c", writeConf(t, conf))
+	old := startProcEnv(t, "mailproxy", conf, []string{"NOTIFY_SOCKET=" + path}, bin, "-c", writeConf(t, conf))
 	if m := nextNotify(t, ch); m.pid != old.PID || !strings.Contains(m.state, "READY=1") || !strings.Contains(m.state, "MAINPID="+strconv.Itoa(old.PID)) {
 		t.Fatalf("first message %+v, want READY=1 and MAINPID=%d from %d", m, old.PID, old.PID)
 	}
