@@ -108,10 +108,12 @@ func (s *session) flushThenClose() {
 
 // closePreAuth says goodbye to every session of this loop that has not
 // logged in and closes it. Used by drain. Called on the loop.
-func (ls *loopState) closePreAuth() {
+// Sessions younger than grace, or with client bytes not read yet, are
+// left for a later pass (grace 0: none is). Called on the loop.
+func (ls *loopState) closePreAuth(grace time.Duration) {
 	for s := ls.head; s != nil; {
 		next := s.next
-		if !s.closed && s.phase == PhasePreAuth {
+		if !s.closed && s.phase == PhasePreAuth && (grace == 0 || (s.age() >= grace && s.inBuffered() == 0)) {
 			s.onLoop("drain", s.goodbye)
 		}
 		s = next

@@ -495,7 +495,16 @@ func (rt *runtimeState) drain(timeout time.Duration) {
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
 	}
-	rt.forEachLoop(func(ls *loopState) { ls.closePreAuth() })
+	// Pre-auth sessions are told goodbye, except, for a short grace, ones
+	// just accepted or with a command waiting: a client whose connection
+	// the listener took as it closed (or, in a binary upgrade, the old
+	// process took) gets to log in, not a BYE. Then every one left.
+	start := time.Now()
+	for time.Since(start) < drainGrace {
+		rt.forEachLoop(func(ls *loopState) { ls.closePreAuth(drainGrace / 2) })
+		time.Sleep(drainGrace / 8)
+	}
+	rt.forEachLoop(func(ls *loopState) { ls.closePreAuth(0) })
 	for rt.sessions.Load() > 0 {
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			rt.log.Info("shutdown timeout")
@@ -504,6 +513,10 @@ func (rt *runtimeState) drain(timeout time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// drainGrace is how long a drain lets new or busy pre-auth sessions go on
+// before it closes every one still in pre-auth.
+const drainGrace = 1500 * time.Millisecond
 
 func (rt *runtimeState) forEachLoop(f func(ls *loopState)) {
 	var wg sync.WaitGroup
