@@ -261,6 +261,9 @@ func listenNotify(t *testing.T) (string, <-chan sdMessage) {
 		for {
 			n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
 			if err != nil {
+				// Closed by the cleanup, or a failure to tell in the
+				// test's message.
+				ch <- sdMessage{state: "read error: " + err.Error()}
 				return
 			}
 			m := sdMessage{state: string(buf[:n])}
@@ -284,7 +287,7 @@ func nextNotify(t *testing.T, ch <-chan sdMessage) sdMessage {
 	case m := <-ch:
 		return m
 	case <-time.After(20 * time.Second):
-		t.Fatal("no sd_notify message within 20s")
+		t.Fatalf("no sd_notify message within 20s (NOTIFY_SOCKET in this process: %q)", os.Getenv("NOTIFY_SOCKET"))
 	}
 	return sdMessage{}
 }

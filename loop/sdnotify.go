@@ -23,11 +23,15 @@ func sdNotify(state string) {
 		path = "\x00" + path[1:] // abstract namespace
 	}
 	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return
+	if err == nil {
+		_, err = c.Write([]byte(state))
+		c.Close()
 	}
-	defer c.Close()
-	_, _ = c.Write([]byte(state))
+	if err != nil {
+		if l := panicLog.Load(); l != nil {
+			l.Warn("sd_notify to NOTIFY_SOCKET failed", "socket", path, "err", err.Error())
+		}
+	}
 }
 
 // sdReady says the listeners are up; MAINPID makes a process started by
