@@ -184,7 +184,7 @@ func (s *session) authDone(o *authOutcome) {
 		s.failText = r.Status
 		s.failCode = r.ErrorCode
 		s.saslErr = ""
-		if s.method == "oauthbearer" || s.method == "xoauth2" {
+		if oauthMethod(s.method) {
 			s.saslErr = r.ErrorSASL
 		}
 		s.limitAuthResult(false) // edge.go: Auth-Wait answers count too
@@ -228,7 +228,7 @@ func (s *session) backendFor(r *codec.AuthResponse, req *codec.AuthRequest, serv
 	}
 	if r.HasPass {
 		b.pass = r.Pass
-	} else if s.method == "oauthbearer" || s.method == "xoauth2" {
+	} else if oauthMethod(s.method) {
 		// No master password: the backend gets the same mechanism and
 		// the client's token.
 		b.oauth = true

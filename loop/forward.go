@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
-	"net/netip"
 	"strconv"
 )
 
@@ -39,7 +38,7 @@ func (s *session) forwardIdentity() (clientIP string, clientPort int, connIP str
 	if s.client != nil {
 		if la, ok := s.client.LocalAddr().(*net.TCPAddr); ok {
 			ap := la.AddrPort()
-			return s.clientIP, s.clientPort, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).Addr().String(), int(ap.Port()), id
+			return s.clientIP, s.clientPort, ap.Addr().Unmap().String(), int(ap.Port()), id
 		}
 	}
 	return s.clientIP, s.clientPort, "", 0, id

@@ -321,6 +321,12 @@ func (s *session) saslOAuth(step saslStep, b64 []byte) bool {
 	return s.startAuth(method)
 }
 
+// oauthMethod reports whether an Auth-Method is one of the OAuth
+// mechanisms (saslOAuth sets them).
+func oauthMethod(method string) bool {
+	return method == "oauthbearer" || method == "xoauth2"
+}
+
 // saslOAuthError sends the auth server's Auth-Error-SASL value as the
 // error challenge of a failed OAUTHBEARER / XOAUTH2 exchange (RFC 7628
 // §3.2.2); the failure reply follows the client's dummy response. Called
