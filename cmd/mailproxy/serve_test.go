@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -170,35 +172,81 @@ func TestServeRlimitNofile(t *testing.T) {
 func TestServeGOMAXPROCS(t *testing.T) {
 	f := func(env string, loops, want int) {
 		t.Helper()
-		admin := freeAddr(t)
-		conf := writeConf(t, fmt.Sprintf("worker_processes %d;\nerror_log stderr info;\nadmin { listen %s; }\n"+
-			"mail {\n auth_http 127.0.0.1:9/auth;\n server { listen %s; protocol imap; }\n}\n", loops, admin, freeAddr(t)))
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, binPath, "-c", conf)
-		cmd.Env = append(os.Environ(), "GOMAXPROCS="+env) // "" counts as unset
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { cmd.Process.Kill(); cmd.Wait() }()
-		var body string
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			resp, err := http.Get("http://" + admin + "/metrics")
-			if err != nil {
-				continue
+		body, log := "", ""
+		// Ports come from the kernel's ephemeral range, which the other
+		// test packages running at the same time also use: a start that
+		// fails to bind is retried on new ports.
+		for attempt := 0; attempt < 3; attempt++ {
+			var inUse bool
+			body, log, inUse = scrapeGOMAXPROCS(t, env, loops)
+			if !inUse {
+				break
 			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-			break
 		}
 		line := fmt.Sprintf("go_gomaxprocs %d\n", want)
 		if !strings.Contains(body, "\n"+line) {
-			t.Errorf("GOMAXPROCS=%q, %d loops: want %q in /metrics, got:\n%s", env, loops, line, body)
+			t.Errorf("GOMAXPROCS=%q, %d loops: want %q in /metrics, got:\n%s\nlog:\n%s", env, loops, line, body, log)
 		}
 	}
 	ncpu := runtime.NumCPU()
 	f("", ncpu, ncpu+1)
 	f("", 1, max(2, ncpu))
 	f("1", ncpu, 1)
+}
+
+// scrapeGOMAXPROCS starts mailproxy with the given GOMAXPROCS environment
+// and loop count and returns its first /metrics body and its log; inUse
+// says it exited because a port was taken.
+func scrapeGOMAXPROCS(t *testing.T, env string, loops int) (body, log string, inUse bool) {
+	t.Helper()
+	admin := freeAddr(t)
+	conf := writeConf(t, fmt.Sprintf("worker_processes %d;\nerror_log stderr info;\nadmin { listen %s; }\n"+
+		"mail {\n auth_http 127.0.0.1:9/auth;\n server { listen %s; protocol imap; }\n}\n", loops, admin, freeAddr(t)))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, "-c", conf)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+env) // "" counts as unset
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer func() { cmd.Process.Kill(); <-exited }()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-exited:
+			log = stderr.String()
+			return "", log, strings.Contains(log, "address already in use")
+		default:
+		}
+		resp, err := http.Get("http://" + admin + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b), stderr.String(), false
+	}
+	return "", stderr.String(), false
+}
+
+// lockedBuffer is a bytes.Buffer a child's stderr copier and the test may
+// use at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
