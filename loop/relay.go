@@ -165,9 +165,11 @@ func (s *session) relayRead(fromClient bool) {
 	bp := tlsScratch.Get().(*[]byte)
 	defer tlsScratch.Put(bp)
 	buf := *bp
+	total := 0
 	for !s.closed && s.client != nil && s.backend != nil {
 		n, err := t.Read(buf)
 		if n > 0 {
+			total += n
 			to(buf[:n])
 		}
 		if err == nil && t.RErr != nil {
@@ -188,10 +190,20 @@ func (s *session) relayRead(fromClient bool) {
 			return
 		}
 		if n == 0 {
+			// An idle session should not keep crypto/tls's input buffers
+			// (a record's size or more); a bulk transfer keeps them, so
+			// that it does not allocate them again on every read.
+			if total < trimBelow {
+				t.Trim()
+			}
 			return
 		}
 	}
 }
+
+// trimBelow: a relay read of less than this (one event's plaintext) is
+// interactive traffic, after which the TLS input buffers are released.
+const trimBelow = 16 << 10
 
 // toBackend relays client bytes. As in nginx, only client activity re-arms
 // proxy_timeout.

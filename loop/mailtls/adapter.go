@@ -355,6 +355,7 @@ func (t *Conn) ToLoop() {
 	}
 	sh.mu.Unlock()
 	t.Ready = true
+	t.Trim()
 }
 
 // Abort ends the TLS state from the loop: a running handshake goroutine
@@ -380,8 +381,28 @@ func (t *Conn) Read(p []byte) (int, error) {
 }
 
 // Pump decrypts what is buffered into t.Plain until it holds at least
-// limit bytes or nothing more is available. Called on the loop.
+// limit bytes or nothing more is available. Called on the loop. A Pump
+// that finds no whole record keeps no buffer: the first read goes to a
+// shared scratch buffer and t.Plain is made only for bytes that came, so
+// an idle session holds no decrypted buffer and, once crypto/tls's input
+// is empty, none of crypto/tls's either (Trim).
 func (t *Conn) Pump(limit int) {
+	if t.RErr == nil && len(t.Plain) == 0 && limit > 0 {
+		bp := pumpScratch.Get().(*[]byte)
+		n, err := t.Read((*bp)[:min(limit, len(*bp))])
+		if n > 0 {
+			t.Plain = append(make([]byte, 0, n+512), (*bp)[:n]...)
+		}
+		pumpScratch.Put(bp)
+		if err != nil {
+			t.RErr = err
+			return
+		}
+		if n == 0 {
+			t.Trim()
+			return
+		}
+	}
 	for t.RErr == nil && len(t.Plain) < limit {
 		if cap(t.Plain)-len(t.Plain) < 512 {
 			grown := make([]byte, len(t.Plain), 2*cap(t.Plain)+4096)
@@ -395,10 +416,15 @@ func (t *Conn) Pump(limit int) {
 			return
 		}
 		if n == 0 {
+			t.Trim()
 			return
 		}
 	}
 }
+
+// pumpScratch holds Pump's first-read buffers: a plaintext record's
+// maximum, one in use at a time per loop.
+var pumpScratch = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // Consume drops n decrypted bytes from the front of t.Plain; a buffer that
 // empties is released, so an idle session holds none.
