@@ -1,5 +1,7 @@
 // Package dns is a DNS stub client (RFC 1035 §4) with a cache, for the
-// SMTP resolver: one question per message over UDP, TCP when the answer is
+// SMTP resolver, the auth_http host names (loop/authhttp lookup.go, which
+// keeps its own address sets and so uses a Client per lookup, without its
+// cache) and their load-time check (config): one question per message over UDP, TCP when the answer is
 // truncated (RFC 7766). It asks the configured name servers only: unlike
 // Go's net.Resolver it reads neither /etc/hosts (which would answer
 // 127.0.0.1 with "localhost") nor resolv.conf's search list, and it tells
