@@ -27,8 +27,9 @@ import (
 //     are asked one after the other, every address of both answers is
 //     used, and the set expires at the smallest TTL of the records used
 //     (at most ResolveMaxTTL; a family with no records does not shorten
-//     it). The cache of loop/dns is not used: the address set is the
-//     cache, so its expiry is the one that counts.
+//     it). Each lookup asks through a new loop/dns Client, whose cache
+//     ends with it: the address set is the cache, and its expiry (capped,
+//     floored) is the one that counts.
 //  3. Go's resolver, for ResolvePeriod, where the stub client cannot do
 //     what the system's resolver would: resolv.conf has no name server,
 //     or a search list applies to the name (fewer dots than ndots; the
