@@ -100,6 +100,7 @@ func setAuthHTTP(p *parser, d *node) error {
 		return d.nodeErr(`too many URLs in "auth_http", at most %d`, authHTTPMaxServers)
 	}
 	var list []AuthHTTPServer
+	var pending []authHostPending
 	for _, raw := range d.args {
 		u, msg := authHTTPParse(raw)
 		shown := strings.TrimPrefix(raw, "http://")
@@ -108,12 +109,16 @@ func setAuthHTTP(p *parser, d *node) error {
 		}
 		if !strings.HasPrefix(u.Addr, "unix:") {
 			// nginx resolves the host once, at load time; mailproxy fails
-			// now if it does not resolve, and re-resolves it at run time
-			// (loop/authhttp resolve.go).
+			// the load if it does not resolve, and re-resolves it at run
+			// time (loop/authhttp lookup.go). A name the system's
+			// resolver does not find may still be known to the name
+			// servers of the resolver directive, which run time asks too;
+			// the block's resolver is known once it is merged
+			// (authHTTPCheck).
 			h, _, _ := net.SplitHostPort(u.Addr)
 			if net.ParseIP(h) == nil {
 				if addrs, err := p.lookup(h); err != nil || len(addrs) == 0 {
-					return d.nodeErr(`host not found in auth_http "%s"`, shown)
+					pending = append(pending, authHostPending{host: h, err: d.nodeErr(`host not found in auth_http "%s"`, shown)})
 				}
 			}
 		}
@@ -127,7 +132,16 @@ func setAuthHTTP(p *parser, d *node) error {
 	s := &p.cur().s
 	s.AuthHTTP, s.AuthHTTPAddr, s.AuthHTTPHost, s.AuthHTTPURI = list[0].URL, list[0].Addr, list[0].Host, list[0].URI
 	s.AuthHTTPServers = list
+	p.cur().authHosts = pending
 	return nil
+}
+
+// authHostPending is an auth_http host name the system's resolver did not
+// find at load, and the error for it when the resolver directive's name
+// servers do not know it either.
+type authHostPending struct {
+	host string
+	err  error
 }
 
 // setAuthHTTPCache: "auth_http_cache off | SIZE [valid=TIME] [invalid=TIME]
@@ -181,11 +195,25 @@ func setAuthHTTPHeader(p *parser, d *node) error {
 	return nil
 }
 
-// authHTTPCheck runs after inheritance: a client certificate needs its key.
-func authHTTPCheck(st *srvState) error {
+// authHTTPCheck runs after inheritance: a client certificate needs its
+// key, and a host name the system's resolver did not find needs the
+// block's resolver to know it.
+func authHTTPCheck(p *parser, st *srvState) error {
 	s := &st.s
 	if (s.AuthHTTPSSLCertificate == "") != (s.AuthHTTPSSLCertificateKey == "") {
 		return errorf(`"auth_http_ssl_certificate" and "auth_http_ssl_certificate_key" must be set together for server in %s:%d`, s.File, s.Line)
+	}
+	return authHostsCheck(p, st)
+}
+
+// authHostsCheck fails the load for an auth_http host name that neither
+// the system's resolver nor the name servers of the level's resolver
+// directive know.
+func authHostsCheck(p *parser, st *srvState) error {
+	for _, h := range st.authHosts {
+		if !p.resolverHasAddr(&st.s, h.host) {
+			return h.err
+		}
 	}
 	return nil
 }

@@ -19,6 +19,10 @@ type srvState struct {
 	listenSSL bool
 	sslFile   string
 	sslLine   int
+
+	// auth_http host names not found at load by the system's resolver
+	// (authHTTPCheck asks the resolver directive's name servers).
+	authHosts []authHostPending
 }
 
 // serverDefaults are nginx's defaults for every mail/server directive.
@@ -117,11 +121,14 @@ func (p *parser) mailFinish() (*Mail, error) {
 			return nil, err
 		}
 	}
+	if err := authHostsCheck(p, p.mail); err != nil {
+		return nil, err // mail{}'s own auth_http, as nginx checks it where it is written
+	}
 	for _, st := range p.servers {
 		if st.s.AuthHTTPAddr == "" {
 			return nil, errorf(`no "auth_http" is defined for server in %s:%d`, st.s.File, st.s.Line)
 		}
-		if err := authHTTPCheck(st); err != nil {
+		if err := authHTTPCheck(p, st); err != nil {
 			return nil, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // node is one directive as read: its name, arguments and where it ends.
@@ -52,10 +53,12 @@ type parser struct {
 	servers []*srvState // in config order
 	listens map[string]bool
 
-	lookupHost func(string) ([]string, error)
-	resolved   map[string][]string // lookup cache: a name is resolved once per load
-	inheriting bool                // re-applying mail-level nodes: no duplicate notices
-	sslZones   map[string]int      // ssl_session_cache shared:NAME:size, for nginx's size-conflict check
+	lookupHost    func(string) ([]string, error)
+	resolved      map[string][]string // lookup cache: a name is resolved once per load
+	lookupDNS     func(servers []string, timeout time.Duration, ipv4, ipv6 bool, host string) bool
+	resolverFound map[string]bool // resolverHasAddr's cache
+	inheriting    bool            // re-applying mail-level nodes: no duplicate notices
+	sslZones      map[string]int  // ssl_session_cache shared:NAME:size, for nginx's size-conflict check
 }
 
 func newParser(path string) *parser {
@@ -66,6 +69,7 @@ func newParser(path string) *parser {
 		seen:       map[string]bool{},
 		listens:    map[string]bool{},
 		lookupHost: lookupHost,
+		lookupDNS:  lookupDNS,
 	}
 }
 

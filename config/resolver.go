@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
+
+	"mailproxy/loop/dns"
 )
 
 // The resolver directive (ngx_mail_core_resolver → ngx_resolver_create):
@@ -131,4 +134,43 @@ func resolverAddr(p *parser, d *node, a string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// resolverHasAddr reports whether the name servers of s's resolver
+// directive give host an address (A with ipv4 on, AAAA with ipv6 on),
+// each question within resolver_timeout; once per load for a set of
+// servers and a name. Without a resolver directive, no.
+func (p *parser) resolverHasAddr(s *Server, host string) bool {
+	if len(s.Resolver) == 0 {
+		return false
+	}
+	key := strings.Join(s.Resolver, ",") + " " + strconv.FormatBool(s.ResolverIPv4) + strconv.FormatBool(s.ResolverIPv6) + " " + host
+	if ok, seen := p.resolverFound[key]; seen {
+		return ok
+	}
+	ok := p.lookupDNS(s.Resolver, s.ResolverTimeout, s.ResolverIPv4, s.ResolverIPv6, host)
+	if p.resolverFound == nil {
+		p.resolverFound = map[string]bool{}
+	}
+	p.resolverFound[key] = ok
+	return ok
+}
+
+// lookupDNS asks servers for host's addresses at load time (auth_http
+// names with a resolver directive); tests replace it to stay off the
+// network.
+var lookupDNS = func(servers []string, timeout time.Duration, ipv4, ipv6 bool, host string) bool {
+	c := &dns.Client{Servers: servers, Timeout: timeout}
+	name := strings.TrimSuffix(host, ".")
+	for _, q := range [2]struct {
+		on    bool
+		qtype uint16
+	}{{ipv4, dns.TypeA}, {ipv6, dns.TypeAAAA}} {
+		if q.on {
+			if r := c.Ask(name, q.qtype); r.Code == dns.OK && len(r.Addrs) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }

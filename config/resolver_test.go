@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestResolver parses resolver lines; errors are nginx 1.22.1's texts
@@ -49,4 +50,48 @@ func TestResolver(t *testing.T) {
 	ok("resolver 127.0.0.1;", "resolver 127.0.0.9;", "127.0.0.9:53 valid=0s ipv4=true ipv6=true")
 	ok("resolver 127.0.0.1 valid=5s;", "resolver off;", " valid=0s ipv4=false ipv6=false")
 	ok("resolver_timeout 5s;", "", " valid=0s ipv4=false ipv6=false")
+}
+
+// An auth_http host name the system's resolver does not know passes the
+// load when the name servers of the block's resolver directive give it an
+// address (run time asks them too), wherever the directives are written.
+func TestAuthHTTPNameKnownToResolver(t *testing.T) {
+	var asked []string
+	saved := lookupDNS
+	defer func() { lookupDNS = saved }()
+	lookupDNS = func(servers []string, timeout time.Duration, ipv4, ipv6 bool, host string) bool {
+		asked = append(asked, fmt.Sprintf("%v %v %v %v %s", servers, timeout, ipv4, ipv6, host))
+		return host == "auth.dns.test" && servers[0] == "127.0.0.1:5353"
+	}
+	f := func(src, want string, ask ...string) {
+		t.Helper()
+		asked = nil
+		_, err, path := testParse(t, src, nil)
+		wantErr(t, err, path, want)
+		if strings.Join(asked, "; ") != strings.Join(ask, "; ") {
+			t.Fatalf("asked %q, want %q", asked, ask)
+		}
+	}
+	const srv = "server { listen 127.0.0.1:1143; protocol imap; }"
+	const known = "[127.0.0.1:5353] 1s true true auth.dns.test"
+	f("mail { auth_http auth.dns.test; resolver 127.0.0.1:5353; resolver_timeout 1s; "+srv+" }", ``, known)
+	f("mail { resolver 127.0.0.1:5353; resolver_timeout 1s; auth_http auth.dns.test; "+srv+" }", ``, known)
+	f("mail { auth_http auth.dns.test; resolver 127.0.0.1:5353 ipv6=off; "+srv+" }", ``,
+		"[127.0.0.1:5353] 30s true false auth.dns.test")
+	f("mail { auth_http auth.dns.test;\n"+srv+" }", `host not found in auth_http "auth.dns.test" in FILE:1`)
+	f("mail { auth_http other.dns.test; resolver 127.0.0.1:5353; resolver_timeout 1s;\n"+srv+" }",
+		`host not found in auth_http "other.dns.test" in FILE:1`, "[127.0.0.1:5353] 1s true true other.dns.test")
+	f("mail { auth_http auth.dns.test; resolver 127.0.0.2:5353;\n"+srv+" }",
+		`host not found in auth_http "auth.dns.test" in FILE:1`, "[127.0.0.2:5353] 30s true true auth.dns.test")
+	// mail{} without a resolver, its server{} with one: the server's name
+	// is fine, mail{}'s own line is checked where it is written.
+	f("mail {\n server { listen 127.0.0.1:1143; protocol imap; auth_http auth.dns.test; resolver 127.0.0.1:5353; } }", ``,
+		"[127.0.0.1:5353] 30s true true auth.dns.test")
+	f("mail {\n auth_http auth.dns.test;\n server { listen 127.0.0.1:1143; protocol imap; resolver 127.0.0.1:5353; } }",
+		`host not found in auth_http "auth.dns.test" in FILE:2`)
+	// Names the system's resolver knows are not asked of the resolver; a
+	// name is asked once per load however many servers inherit it.
+	f("mail { auth_http auth.example; resolver 127.0.0.1:5353; "+srv+" }", ``)
+	f("mail { auth_http auth.dns.test; resolver 127.0.0.1:5353; "+srv+" server { listen 127.0.0.1:1144; protocol imap; } }", ``,
+		"[127.0.0.1:5353] 30s true true auth.dns.test")
 }

@@ -76,6 +76,13 @@ func startAuth(t testing.TB, h func(*authReq) string) *authServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startAuthOn(t, ln, h)
+}
+
+// startAuthOn is startAuth on a listener of the caller's (another
+// loopback address).
+func startAuthOn(t testing.TB, ln net.Listener, h func(*authReq) string) *authServer {
+	t.Helper()
 	a := &authServer{Addr: ln.Addr().String(), ln: ln, handler: h,
 		conns: map[net.Conn]bool{}, release: make(chan struct{})}
 	a.wg.Add(1)

@@ -37,6 +37,7 @@ type dnsAnswer struct {
 	gate  chan struct{} // answer only once closed
 	rrs   []dnsRec      // further answer records, as given, after the above
 	full  bool          // owner names written out in full, not as a pointer
+	ttl   uint32        // the records' TTL; 0: 60
 }
 
 // dnsRec is one raw answer record; owner "" is the question name.
@@ -199,24 +200,28 @@ func (d *dnsServer) answer(q []byte, from net.Addr) {
 	if a.full {
 		owner = name
 	}
+	ttl := a.ttl
+	if ttl == 0 {
+		ttl = 60
+	}
 	var rr [][]byte
 	for _, n := range a.names {
 		if qtype == dnsTypePTR {
-			rr = append(rr, dnsRR(owner, dnsTypePTR, dnsName(n)))
+			rr = append(rr, dnsRR(owner, dnsTypePTR, dnsName(n), ttl))
 		}
 	}
 	for _, ip := range a.addrs {
 		switch {
 		case qtype == dnsTypeA && ip.Is4():
 			b := ip.As4()
-			rr = append(rr, dnsRR(owner, dnsTypeA, b[:]))
+			rr = append(rr, dnsRR(owner, dnsTypeA, b[:], ttl))
 		case qtype == dnsTypeAAAA && ip.Is6():
 			b := ip.As16()
-			rr = append(rr, dnsRR(owner, dnsTypeAAAA, b[:]))
+			rr = append(rr, dnsRR(owner, dnsTypeAAAA, b[:], ttl))
 		}
 	}
 	for _, r := range a.rrs {
-		rr = append(rr, dnsRR(r.owner, r.typ, r.rdata))
+		rr = append(rr, dnsRR(r.owner, r.typ, r.rdata, ttl))
 	}
 	// Header: same ID; QR, AA, the query's RD, RA; rcode.
 	resp := make([]byte, 12, 512)
@@ -232,15 +237,16 @@ func (d *dnsServer) answer(q []byte, from net.Addr) {
 	_, _ = d.pc.WriteTo(resp, from)
 }
 
-// dnsRR is one answer record, class IN, TTL 60; owner "" is a pointer to
-// the question name at offset 12, any other is written out in full.
-func dnsRR(owner string, typ uint16, data []byte) []byte {
+// dnsRR is one answer record, class IN; owner "" is a pointer to the
+// question name at offset 12, any other is written out in full.
+func dnsRR(owner string, typ uint16, data []byte, ttl uint32) []byte {
 	b := []byte{0xc0, 12}
 	if owner != "" {
 		b = dnsName(owner)
 	}
 	b = binary.BigEndian.AppendUint16(b, typ)
-	b = append(b, 0, 1, 0, 0, 0, 60)
+	b = append(b, 0, 1)
+	b = binary.BigEndian.AppendUint32(b, ttl)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(data)))
 	return append(b, data...)
 }

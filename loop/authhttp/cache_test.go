@@ -2,9 +2,7 @@ package authhttp
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -172,48 +170,4 @@ func TestCacheConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-}
-
-// Every address of a name is dialed in turn; a refused one hands the
-// dial to the next; the name is looked up again once its period is over.
-func TestResolveEveryAddress(t *testing.T) {
-	s := authStartServer(t, "tcp", "127.0.0.1:0", authOK)
-	_, port, _ := splitHostPort(s.addr())
-	c := NewClient("auth.test:"+port, "auth.test", "/", 4)
-	defer c.Close()
-	lookups := 0
-	c.res.lookup = func(_ context.Context, host string) ([]netip.Addr, error) {
-		if host != "auth.test" {
-			t.Errorf("looked up %q", host)
-		}
-		lookups++
-		return []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.1")}, nil
-	}
-	got, err := c.res.candidates(time.Now().Add(time.Second))
-	if err != nil || len(got) != 2 || got[0] == got[1] {
-		t.Fatalf("candidates %v %v", got, err)
-	}
-	again, _ := c.res.candidates(time.Now().Add(time.Second))
-	if again[0] != got[1] || lookups != 1 {
-		t.Fatalf("no rotation (%v then %v) or %d lookups", got, again, lookups)
-	}
-	for i := range 2 {
-		var out codec.AuthResponse
-		if err := c.Do(authTestRequest(), nil, 5*time.Second, &out); err != nil || !out.OK {
-			t.Fatalf("call %d: %v", i, err)
-		}
-		c.Close() // a new connection each time: both orders of the addresses
-	}
-	c.res.mu.Lock()
-	c.res.expires = time.Now().Add(-time.Second)
-	c.res.mu.Unlock()
-	c.res.candidates(time.Now().Add(time.Second)) //nolint:errcheck
-	if lookups != 2 {
-		t.Fatalf("%d lookups after the period, want 2", lookups)
-	}
-}
-
-func splitHostPort(a string) (string, string, error) {
-	ap, err := netip.ParseAddrPort(a)
-	return ap.Addr().String(), fmt.Sprint(ap.Port()), err
 }

@@ -127,6 +127,17 @@ func NewTLSClient(addr, host, uri string, maxConns int, tc *tls.Config) *Client 
 	return c
 }
 
+// SetResolver sets the DNS side of the client's host-name lookups
+// (lookup.go): the resolver directive of its server{} block. Without it,
+// /etc/resolv.conf's name servers are asked. Call it before the first Do;
+// a client for an IP address or a unix socket has nothing to look up and
+// ignores it.
+func (c *Client) SetResolver(r Resolver) {
+	if c.res != nil {
+		c.res.lookup = newNameLookup(r).lookup
+	}
+}
+
 // Addr is the endpoint as it appears in log lines and metrics.
 func (c *Client) Addr() string { return c.addr }
 

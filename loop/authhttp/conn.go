@@ -21,20 +21,22 @@ func (c *Client) authDial(addr string, timeout time.Duration) (net.Conn, error) 
 	if timeout <= 0 {
 		timeout = authDialFallback
 	}
-	nc, err := c.authDialRaw(time.Now().Add(timeout))
+	nc, gen, err := c.authDialRaw(time.Now().Add(timeout))
 	if err != nil {
 		return nil, err
 	}
-	ac := &authConn{rec: make([]byte, 0, codec.AuthMaxResponse+1), turn: make(chan struct{}, 1), redial: c.authDialRaw}
+	ac := &authConn{rec: make([]byte, 0, codec.AuthMaxResponse+1), turn: make(chan struct{}, 1), redial: c.authDialRaw, res: c.res}
 	ac.peekFD = ac.peek
-	ac.use(nc)
+	ac.use(nc, gen)
 	return ac, nil
 }
 
 // authDialRaw opens one connection to the auth server, by deadline: a
 // host name's addresses in turn (resolve.go) until one accepts, then, for
-// https://, the TLS handshake, so that authConn reads plaintext.
-func (c *Client) authDialRaw(deadline time.Time) (net.Conn, error) {
+// https://, the TLS handshake, so that authConn reads plaintext. gen is
+// the generation of the name's address set before the addresses were
+// taken (authAddrs.retired).
+func (c *Client) authDialRaw(deadline time.Time) (_ net.Conn, gen uint64, _ error) {
 	if deadline.IsZero() {
 		deadline = time.Now().Add(authDialFallback)
 	}
@@ -42,9 +44,10 @@ func (c *Client) authDialRaw(deadline time.Time) (net.Conn, error) {
 	if len(c.addr) > 5 && c.addr[:5] == "unix:" {
 		network, addrs = "unix", []string{c.addr[5:]}
 	} else if c.res != nil {
+		gen = c.res.gen.Load()
 		var err error
 		if addrs, err = c.res.candidates(deadline); err != nil {
-			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+			return nil, 0, &net.OpError{Op: "dial", Net: network, Err: err}
 		}
 	}
 	var nc net.Conn
@@ -62,11 +65,11 @@ func (c *Client) authDialRaw(deadline time.Time) (net.Conn, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	c.opened.Add(1)
 	if c.tls == nil {
-		return nc, nil
+		return nc, gen, nil
 	}
 	tc := tls.Client(nc, c.tls)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
@@ -76,11 +79,11 @@ func (c *Client) authDialRaw(deadline time.Time) (net.Conn, error) {
 		nc.Close()
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, err
+			return nil, 0, err
 		}
-		return nil, &authTLSError{err: err}
+		return nil, 0, &authTLSError{err: err}
 	}
-	return tc, nil
+	return tc, gen, nil
 }
 
 // authTLSError is a failed handshake with an https:// auth server.
@@ -102,9 +105,10 @@ func (e *authTLSError) Unwrap() error { return e.err }
 //   - before a request goes out on a connection that served one before,
 //     authConn looks, without blocking, for bytes (or a close) that came
 //     while no request was in flight, and for the mark settle leaves when
-//     an answer had bytes beyond its end or a body not all there. Either
-//     way the connection is closed and the request goes out on a new one
-//     (replace), the auth server sees it once, there;
+//     an answer had bytes beyond its end or a body not all there, and
+//     (for a host name) whether its address is still one of the name's.
+//     Any of these, and the connection is closed and the request goes out
+//     on a new one (replace), the auth server sees it once, there;
 //   - the first bytes read after each request are recorded, up to one byte
 //     more than nginx's response buffer, with a count of all bytes read,
 //     so that Do parses the answer by nginx's rules from the raw bytes and
@@ -128,8 +132,10 @@ type authConn struct {
 	peekN    int
 	peekErr  error
 	peekBuf  [1]byte
-	redial   func(deadline time.Time) (net.Conn, error)
-	wdl      time.Time // the write deadline fasthttp set, for a redial
+	redial   func(deadline time.Time) (net.Conn, uint64, error)
+	wdl      time.Time  // the write deadline fasthttp set, for a redial
+	res      *authAddrs // a host name's address set; nil for an IP or unix:
+	gen      uint64     // res's generation when the socket was dialed (authAddrs.retired)
 
 	turn chan struct{} // holds one token from a request's first write until done
 
@@ -143,9 +149,11 @@ type authConn struct {
 	spoilt  bool   // the last answer did not end cleanly: replace before the next request
 }
 
-// use makes nc the connection's socket.
-func (a *authConn) use(nc net.Conn) {
+// use makes nc, dialed at generation gen of the name's addresses, the
+// connection's socket.
+func (a *authConn) use(nc net.Conn, gen uint64) {
 	a.Conn = nc
+	a.gen = gen
 	a.local.Addr, a.local.c = nc.LocalAddr(), a
 	a.raw = nil
 	a.tc, _ = nc.(*tls.Conn)
@@ -184,7 +192,7 @@ func (a *authConn) Write(b []byte) (int, error) {
 		a.mu.Lock()
 		a.held = true
 		a.got = 0 // before a replacement dial that may fail: nothing of this answer yet
-		replace := a.spoilt || (a.reqs > 0 && a.readable())
+		replace := a.spoilt || (a.reqs > 0 && (a.moved() || a.readable()))
 		a.mu.Unlock()
 		if replace {
 			if err := a.replace(); err != nil {
@@ -200,6 +208,23 @@ func (a *authConn) Write(b []byte) (int, error) {
 		a.mu.Unlock()
 	}
 	return a.Conn.Write(b)
+}
+
+// moved reports whether the socket's address left the host name's
+// address set since it was dialed: the request goes out on a new
+// connection, to an address the name has now, so that a kept-alive
+// connection does not hold traffic on an address the DNS dropped.
+// The name is looked up again first when its set is due, by the
+// request's write deadline.
+func (a *authConn) moved() bool {
+	if a.res == nil {
+		return false
+	}
+	dl := a.wdl
+	if dl.IsZero() {
+		dl = time.Now().Add(authDialFallback)
+	}
+	return a.res.retired(a.Conn.RemoteAddr(), &a.gen, dl)
 }
 
 // readable reports whether the idle socket has something to read: bytes
@@ -255,7 +280,7 @@ func (a *authConn) peek(fd uintptr) bool {
 // be written, within the write deadline fasthttp set for it.
 func (a *authConn) replace() error {
 	_ = a.Conn.Close()
-	nc, err := a.redial(a.wdl)
+	nc, gen, err := a.redial(a.wdl)
 	if err != nil {
 		return err
 	}
@@ -266,7 +291,7 @@ func (a *authConn) replace() error {
 		}
 	}
 	a.mu.Lock()
-	a.use(nc)
+	a.use(nc, gen)
 	a.reqs = 0
 	a.spoilt = false
 	a.mu.Unlock()

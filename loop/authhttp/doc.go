@@ -62,9 +62,21 @@
 //     with a deadline in the past instead of a socket peek (a session
 //     ticket is a record without data, and tls.Conn may hold decrypted
 //     bytes the socket no longer shows);
-//   - host names (resolve.go): looked up again every ResolvePeriod (Go's
-//     resolver gives no TTL), every address dialed in turn, a refused one
-//     handing the dial to the next;
+//   - host names (resolve.go, lookup.go): /etc/hosts first, for
+//     ResolvePeriod; then DNS with TTLs through loop/dns, asking the
+//     resolver directive's name servers (Client.SetResolver; valid=
+//     replaces the TTLs) or resolv.conf's; Go's resolver, for
+//     ResolvePeriod, where a search list applies or there is no name
+//     server. A and AAAA, every address dialed in turn, a refused one
+//     handing the dial to the next. The set is kept for the smallest TTL
+//     of its records, between ResolveMinTTL (1 s) and ResolveMaxTTL
+//     (10 min; valid= is not capped); a failed lookup keeps the old set
+//     and waits ResolveRetry (1 s) before the next. The lookup runs in
+//     the dialing worker that finds the set due (with an old set, in half
+//     of its call's time), the others dial the old set meanwhile. A
+//     kept-alive connection whose address left the set is replaced
+//     before its next request (authConn.moved), so traffic follows the
+//     DNS rather than staying on the connections already open;
 //   - Cache (cache.go): the auth cache, keyed by an HMAC of the
 //     credentials, safe for every event loop at once.
 //
