@@ -3,8 +3,8 @@
 # run, interleaved, against the same mock auth_http server and mock backend,
 # with HAProxy in TCP mode as the floor, and print one table of medians,
 # mailproxy/nginx ratios, each row's target (met / missed) and the floor.
-# Loopback only; every load run is bounded in time. Takes about 10 minutes
-# on a 2-core machine with the defaults.
+# Loopback only; every load run is bounded in time. Takes 8-10 minutes on a
+# 2-core machine with the defaults.
 #
 #   scripts/bench-vs-nginx.sh                 # everything
 #   DUR=3s REPS=1 scripts/bench-vs-nginx.sh   # quicker, noisier
@@ -426,8 +426,12 @@ curl -s "http://$AUTH/stats" >"$OUT/mockauth-stats.json" || true
 {
 	echo "machine: $(nproc) CPUs, $(uname -r), $(go version | cut -d' ' -f3-), $(nginx -v 2>&1 | cut -d' ' -f3-)"
 	echo "mailproxy: ${MAILPROXY_BIN:-$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}; MP_ENV: ${MP_ENV:-(none)}; loops/workers: $LOOPS; run: $DUR x $REPS interleaved; phases: ${ONLY:-all}"
-	echo "TLS: self-signed P-256 certificate, IMAP; kx=$ECDH_CURVE rows: ssl_ecdh_curve $ECDH_CURVE on both sides; kx=default: each side's own default; resumed: session tickets, both sides' default config"
-	echo "idle: plaintext $IDLE_CONNS pre-auth / $IDLE_SESSIONS relayed, implicit TLS $IDLE_TLS_CONNS / $IDLE_TLS_SESSIONS, hold $HOLD"
+	if [ "$TLS" = 1 ] && { want tls || want resume || want idletls; }; then
+		echo "TLS: self-signed P-256 certificate, IMAP; kx=$ECDH_CURVE rows: ssl_ecdh_curve $ECDH_CURVE on both sides; kx=default: each side's own default; resumed: session tickets, both sides' default config"
+	fi
+	if want idle || { [ "$TLS" = 1 ] && want idletls; }; then
+		echo "idle: plaintext $IDLE_CONNS pre-auth / $IDLE_SESSIONS relayed, implicit TLS $IDLE_TLS_CONNS / $IDLE_TLS_SESSIONS, hold $HOLD"
+	fi
 	if [ -n "$FLOORS" ]; then
 		echo "haproxy floor: HAProxy $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f3), $LOOPS threads, TCP mode straight to the mock backend (no auth_http, no login dialogue), same run; TLS rows: HAProxy terminating implicit TLS (curves $ECDH_CURVE on the kx=$ECDH_CURVE rows); idle rows: at most $((FLOOR_MAXCONN - 100)) connections (two descriptors each)"
 	fi
