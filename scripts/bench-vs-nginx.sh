@@ -68,8 +68,6 @@ ECDH_CURVE=${ECDH_CURVE:-X25519}
 FLOOR=${FLOOR:-1}
 MP_ENV=${MP_ENV:-}
 ONLY=${ONLY:-}
-OUT=${OUT:-$(mktemp -d /tmp/bench-vs-nginx.XXXXXX)}
-mkdir -p "$OUT"
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -83,6 +81,8 @@ want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac;
 if [ "$TLS" != 1 ]; then
 	for p in tls resume idletls; do if [ -n "$ONLY" ] && want $p; then log "TLS=0: no $p phase"; fi; done
 fi
+OUT=${OUT:-$(mktemp -d /tmp/bench-vs-nginx.XXXXXX)}
+mkdir -p "$OUT"
 
 # One generator process holds the idle connections: keep them under its
 # open-file limit (Go raises the soft limit to the hard one), and the
