@@ -407,6 +407,14 @@ idle_row() {
 		"$MB" idle -json -label "$t" -proto imap -addr "$a" -conns "$n" -src 16 -hold "$HOLD" "$@" \
 			-pid "${TPID[$t]}" >"$OUT/idle-$name-$t.json"
 		stop_target "$t"
+		# The stopped process's backend connections are now TIME_WAIT on
+		# the backend address the next one dials. Linux hands their ports
+		# to new connections only once they are about a second old
+		# (net.ipv4.tcp_tw_reuse_delay); before that, 9,000 fresh ones
+		# plus the floor's earlier ones left too few ephemeral ports (a
+		# full run lost 42 of mailproxy's relayed sessions, started right
+		# after nginx's, to "connect: cannot assign requested address").
+		sleep 2
 	done
 }
 if want idle || { [ "$TLS" = 1 ] && want idletls; }; then

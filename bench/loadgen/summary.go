@@ -84,6 +84,7 @@ var sumMetrics = map[string][]sumMetric{
 		{metricRSS, idleFigure(func(id *IdleFigures) float64 { return id.RSSPerConn })},
 		{"PSS B/conn", idleFigure(func(id *IdleFigures) float64 { return id.PSSPerConn })},
 		{"kernel slab B/conn", idleFigure(func(id *IdleFigures) float64 { return id.SlabPerConn })},
+		{"failed", func(r *Report) (float64, bool) { return float64(r.Failed), true }},
 	},
 }
 

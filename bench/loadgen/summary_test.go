@@ -110,6 +110,7 @@ func TestSummaryPerRowTargetsAndFloorColumn(t *testing.T) {
 		"| relay imap c=4 (n=1/1/0) | MB/s | 500 | 450 | 0.90 | ≥1.0: **missed** (no regression) | – |",
 		"| idle imap pre-auth (n=1/1/1) | held | 1000 | 1000 | 1.00 |  | 1000 |",
 		"|  | RSS B/conn | 950 | 800 | 0.84 | ≤1.0: met (no regression) | 300 |",
+		"|  | failed | 0 | 0 |  |  | 0 |\n| idle imap+tls relayed (n=1/1/0) | held | 1000 | 1000 | 1.00 |  | – |",
 		"|  | RSS B/conn | 40000 | 30000 | 0.75 | ≤0.8: met | – |",
 		"† haproxy cannot do IMAP STARTTLS: the floor shown on STARTTLS rows is its implicit-TLS run "+
 			"(same concurrency, key exchange and resumption).",
