@@ -1,68 +1,127 @@
 #!/usr/bin/env bash
 # bench-vs-nginx.sh: measure mailproxy and nginx's mail module in the same
 # run, interleaved, against the same mock auth_http server and mock backend,
-# and print mailproxy/nginx ratios. Loopback only; every load run is bounded
-# in time. Takes about 6 minutes on a 2-core machine with the defaults.
+# with HAProxy in TCP mode as the floor, and print one table of medians,
+# mailproxy/nginx ratios, each row's target (met / missed) and the floor.
+# Loopback only; every load run is bounded in time. Takes 8-10 minutes on a
+# 2-core machine with the defaults.
 #
 #   scripts/bench-vs-nginx.sh                 # everything
 #   DUR=3s REPS=1 scripts/bench-vs-nginx.sh   # quicker, noisier
-#   ONLY=login scripts/bench-vs-nginx.sh      # login | rate | tls | relay | idle
-#                                             # (tls: IMAPS and IMAP STARTTLS logins)
-#   NO_MAILPROXY=1 scripts/bench-vs-nginx.sh  # nginx figures only
+#   ONLY="tls resume" scripts/bench-vs-nginx.sh   # some phases (space or comma list):
+#       login    plaintext logins, closed loop at each of CONCS
+#       rate     plaintext logins, open loop at each of RATES
+#       tls      IMAP logins with a full TLS handshake, implicit TLS and
+#                STARTTLS, with ECDH_CURVE on both sides (kx=X25519 rows)
+#                and with each side's default key exchange (kx=default)
+#       resume   the same with resumed TLS sessions (session tickets)
+#       relay    message throughput
+#       idle     memory per held plaintext connection, pre-auth and relayed
+#       idletls  the same over implicit TLS
+#   NO_MAILPROXY=1 scripts/bench-vs-nginx.sh  # nginx (and the floor) only
+#   MP_ENV="GOGC=50 GOMEMLIMIT=1GiB" scripts/bench-vs-nginx.sh
 #
-# Knobs (environment): DUR (per run, default 5s), REPS (interleaved
-# repetitions, 2), LOOPS (nginx worker_processes = mailproxy event loops, 2),
-# CONCS ("50 200"), PROTOS ("imap pop3 smtp"), RELAY_C (4), SIZE (relay
-# message bytes, 1048576), IDLE_CONNS (pre-auth connections held, 19000),
-# IDLE_SESSIONS (relayed sessions held, 9000), TLS (1: also IMAPS logins on
-# 2x993 and IMAP STARTTLS logins on 2x144, with a self-signed P-256
-# certificate, for each target whose -t accepts ssl and starttls; 0: off),
-# MAILPROXY_BIN (use this binary instead of building
-# ./cmd/mailproxy from the working tree), RATES (open-loop IMAP login rates per second, c=200
-# cap, latency from the intended start; "" skips), OUT (results dir),
-# ECDH_CURVE (ssl_ecdh_curve for both targets, e.g. X25519 so both agree on
-# the key exchange; default: each one's own default), FLOOR (1, the default:
-# also run the login phase through HAProxy in
-# plain TCP mode straight to the mock backend, no auth_http and no login
-# dialogue of its own: what a proxy costs per login just to pass the
-# bytes, printed as its own table; 0: off).
+# Knobs (environment): DUR (per run, default 4s), REPS (interleaved
+# repetitions, 2), LOOPS (nginx worker_processes = mailproxy event loops =
+# HAProxy threads, 2), CONCS ("50 200"), PROTOS ("imap pop3 smtp": the
+# login, rate and relay phases), RATES (open-loop login rates per second,
+# c=200 cap, latency from the intended start, "2000"; "" skips), TLS_C
+# (workers of the tls and resume phases, 50), RELAY_C (4), SIZE (relay
+# message bytes, 1048576), IDLE_CONNS (plaintext pre-auth connections held,
+# 19000), IDLE_SESSIONS (plaintext relayed sessions, 9000), IDLE_TLS_CONNS
+# (implicit-TLS pre-auth connections, 9000), IDLE_TLS_SESSIONS (relayed
+# implicit-TLS sessions, 6000), HOLD (idle: wait before sampling memory,
+# 3s), TLS (1: the TLS phases, with a self-signed P-256 certificate, for
+# each target whose -t accepts ssl and starttls; 0: off), ECDH_CURVE (the
+# key exchange both sides are set to on the kx= rows, X25519; the resume and
+# idletls phases use those listeners), FLOOR (1: HAProxy in TCP mode
+# straight to the mock backend, no auth_http and no login dialogue of its
+# own, runs every row it can: what a proxy costs just to pass the bytes;
+# 0: off), MP_ENV (environment variables for the mailproxy process only,
+# e.g. GC settings), MAILPROXY_BIN (use this binary instead of building
+# ./cmd/mailproxy from the working tree), PORT_OFFSET (added to every port
+# the run listens on, 0; the run stops if one is taken), OUT (results dir).
+#
+# Idle counts are capped by the open-file limit: the generator holds one
+# descriptor per connection, mailproxy two per relayed session, HAProxy two
+# per connection (it dials the backend at once), so the floor may hold
+# fewer than the proxies (the table's "held" row says how many).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DUR=${DUR:-5s}
+DUR=${DUR:-4s}
 REPS=${REPS:-2}
 LOOPS=${LOOPS:-2}
 CONCS=${CONCS:-"50 200"}
 PROTOS=${PROTOS:-"imap pop3 smtp"}
+RATES=${RATES-"2000"}
+TLS_C=${TLS_C:-50}
 RELAY_C=${RELAY_C:-4}
 SIZE=${SIZE:-1048576}
 IDLE_CONNS=${IDLE_CONNS:-19000}
 IDLE_SESSIONS=${IDLE_SESSIONS:-9000}
-# One generator process holds the idle connections: keep them under its
-# open-file limit (Go raises the soft limit to the hard one).
-NOFILE=$(ulimit -Hn)
-if [ "$NOFILE" != unlimited ] && [ $((IDLE_CONNS + 100)) -gt "$NOFILE" ]; then
-	IDLE_CONNS=$((NOFILE - 100))
-	echo "open files are capped at $NOFILE: holding $IDLE_CONNS idle pre-auth connections" >&2
-fi
-if [ "$NOFILE" != unlimited ] && [ $((2 * IDLE_SESSIONS + 100)) -gt "$NOFILE" ]; then
-	IDLE_SESSIONS=$(((NOFILE - 100) / 2))
-	echo "open files are capped at $NOFILE: holding $IDLE_SESSIONS idle relayed sessions" >&2
-fi
-ONLY=${ONLY:-}
+IDLE_TLS_CONNS=${IDLE_TLS_CONNS:-9000}
+IDLE_TLS_SESSIONS=${IDLE_TLS_SESSIONS:-6000}
+HOLD=${HOLD:-3s}
 TLS=${TLS:-1}
-RATES=${RATES:-"2000"}
-ECDH_CURVE=${ECDH_CURVE:-}
+ECDH_CURVE=${ECDH_CURVE:-X25519}
 FLOOR=${FLOOR:-1}
+MP_ENV=${MP_ENV:-}
+ONLY=${ONLY:-}
+
+log() { printf '%s\n' "$*" >&2; }
+
+PHASES="login rate tls resume relay idle idletls"
+ONLY=${ONLY//,/ }
+for p in $ONLY; do
+	case " $PHASES " in *" $p "*) ;; *) log "ONLY: unknown phase $p (phases: $PHASES)"; exit 2 ;; esac
+done
+# want PHASE: is the phase selected?
+want() { [ -z "$ONLY" ] || case " $ONLY " in *" $1 "*) true ;; *) false ;; esac; }
+if [ "$TLS" != 1 ]; then
+	for p in tls resume idletls; do if [ -n "$ONLY" ] && want $p; then log "TLS=0: no $p phase"; fi; done
+fi
 OUT=${OUT:-$(mktemp -d /tmp/bench-vs-nginx.XXXXXX)}
 mkdir -p "$OUT"
 
-AUTH=127.0.0.1:19080
-declare -A BACKEND=([imap]=127.0.0.1:19143 [pop3]=127.0.0.1:19110 [smtp]=127.0.0.1:19025)
-declare -A PORT=([imap]=143 [pop3]=110 [smtp]=025)
-declare -A BASE=([nginx]=21 [mailproxy]=22 [floor]=20)   # nginx imap on :21143, mailproxy on :22143, floor on :20143
+# One generator process holds the idle connections: keep them under its
+# open-file limit (Go raises the soft limit to the hard one), and the
+# relayed ones under mailproxy's (two descriptors each).
+NOFILE=$(ulimit -Hn)
+cap_conns() { # cap_conns NAME VALUE PER_CONN: VALUE, lowered to fit NOFILE
+	local name=$1 v=$2 per=$3
+	if [ "$NOFILE" != unlimited ] && [ $((per * v + 100)) -gt "$NOFILE" ]; then
+		v=$(((NOFILE - 100) / per))
+		log "open files are capped at $NOFILE: $name=$v"
+	fi
+	echo "$v"
+}
+IDLE_CONNS=$(cap_conns IDLE_CONNS "$IDLE_CONNS" 1)
+IDLE_SESSIONS=$(cap_conns IDLE_SESSIONS "$IDLE_SESSIONS" 2)
+IDLE_TLS_CONNS=$(cap_conns IDLE_TLS_CONNS "$IDLE_TLS_CONNS" 1)
+IDLE_TLS_SESSIONS=$(cap_conns IDLE_TLS_SESSIONS "$IDLE_TLS_SESSIONS" 2)
+# HAProxy holds two descriptors per connection and cannot raise its limit
+# above the hard one: its maxconn, and the most the floor's idle rows hold.
+FLOOR_MAXCONN=20000
+if [ "$NOFILE" != unlimited ]; then FLOOR_MAXCONN=$(((NOFILE - 200) / 2)); fi
 
-log() { printf '%s\n' "$*" >&2; }
+# Ports: the mocks on 19080 (auth) and 19143/19110/19025; nginx imap on
+# 21143, mailproxy on 22143, the floor on 20143 (pop3 2x110, smtp 2x025);
+# IMAP TLS listeners with each side's default key exchange on 2x993
+# (implicit) and 2x144 (STARTTLS), with ECDH_CURVE on 2x994 and 2x145.
+# PORT_OFFSET moves them all, for a second run on the same machine.
+PORT_OFFSET=${PORT_OFFSET:-0}
+declare -A BASE=([mock]=19000 [haproxy]=20000 [nginx]=21000 [mailproxy]=22000)
+declare -A PORT=([imap]=143 [pop3]=110 [smtp]=25)
+declare -A TLSPORT=([tls-default]=993 [tls-same]=994 [starttls-default]=144 [starttls-same]=145)
+# port TARGET N: the target's port N (143, 993...).
+port() { echo $((BASE[$1] + $2 + PORT_OFFSET)); }
+addr() { echo "127.0.0.1:$(port "$1" "${PORT[$2]}")"; }
+# tls_addr TARGET MODE VARIANT: MODE tls or starttls, VARIANT default or same.
+tls_addr() { echo "127.0.0.1:$(port "$1" "${TLSPORT[$2-$3]}")"; }
+AUTH=127.0.0.1:$(port mock 80)
+declare -A BACKEND=([imap]=$(addr mock imap) [pop3]=$(addr mock pop3) [smtp]=$(addr mock smtp))
+declare -A TLSTAG=([default]=kx=default [same]=kx=$ECDH_CURVE)
 
 # --- build and install -------------------------------------------------------
 mkdir -p "$ROOT/bin"
@@ -77,8 +136,9 @@ elif ! (cd "$ROOT" && go build -o bin/mailproxy ./cmd/mailproxy) 2>"$OUT/mailpro
 	log "mailproxy does not build (see $OUT/mailproxy-build.log): measuring nginx only"
 	TARGETS="nginx"
 fi
+read -ra MP_ENV_VARS <<<"$MP_ENV"
 MB="$ROOT/bin/mailbench"
-# nginx + its mail module, openssl for the TLS phase's certificate, haproxy
+# nginx + its mail module, openssl for the TLS phases' certificate, haproxy
 # for the floor, curl for the mock's counters: the test suite's installer (apt-get update first, as a fresh machine needs; no
 # service started, the Debian nginx on :80 stopped afterwards).
 # shellcheck source=scripts/lib/install.sh
@@ -97,6 +157,26 @@ trap cleanup EXIT INT TERM
 # shellcheck source=scripts/lib/wait.sh
 . "$ROOT/scripts/lib/wait.sh"
 
+# alive NAME PID LOG: the process is still running (it may have failed to
+# bind, and wait_port may have found someone else's listener).
+alive() {
+	kill -0 "$2" 2>/dev/null && return 0
+	log "$1 exited at start: $(tail -3 "$3" 2>/dev/null)"
+	exit 1
+}
+# Another run (or a test) on these ports would be measured instead: stop.
+{
+	printf '%s\n' "$AUTH" "${BACKEND[@]}"
+	for t in nginx mailproxy haproxy; do
+		for p in "${PORT[@]}" "${TLSPORT[@]}"; do printf '127.0.0.1:%s\n' "$(port $t "$p")"; done
+	done
+} | while read -r a; do
+	if (exec 3<>"/dev/tcp/${a%:*}/${a##*:}") 2>/dev/null; then
+		log "something already listens on $a (another run?): stop it or set PORT_OFFSET"
+		exit 1
+	fi
+done || exit 1
+
 "$MB" mockauth -listen $AUTH -imap ${BACKEND[imap]} -pop3 ${BACKEND[pop3]} -smtp ${BACKEND[smtp]} \
 	2>"$OUT/mockauth.log" &
 AUTH_PID=$!; PIDS+=($AUTH_PID)
@@ -104,26 +184,30 @@ AUTH_PID=$!; PIDS+=($AUTH_PID)
 	2>"$OUT/mockbackend.log" &
 BACKEND_PID=$!; PIDS+=($BACKEND_PID)
 wait_port $AUTH; wait_port ${BACKEND[imap]}
+alive mockauth $AUTH_PID "$OUT/mockauth.log"; alive mockbackend $BACKEND_PID "$OUT/mockbackend.log"
 MOCKS="$AUTH_PID,$BACKEND_PID"
 
-# TLS: one throwaway certificate for both targets.
-declare -A TLS_OK=([nginx]=0 [mailproxy]=0)
+# TLS: one throwaway certificate for all targets (HAProxy wants it and its
+# key in one file).
+declare -A TLS_OK=([nginx]=0 [mailproxy]=0 [haproxy]=0)
 if [ "$TLS" = 1 ]; then
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=mx.bench \
 		-keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
+	cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/cert-key.pem"
 fi
 
-# write_conf TARGET [TLS]: the same nginx-syntax config for both, ports
-# 2x143 etc.; with TLS=1 also an implicit-TLS IMAP server on 2x993 and a
-# plaintext one offering STARTTLS on 2x144 (same certificate).
+# write_conf TARGET [TLS]: the same nginx-syntax config for nginx and
+# mailproxy, ports 2x143 etc.; with TLS=1 also the IMAP TLS listeners of
+# TLSPORT (same certificate; ssl_ecdh_curve only on the "same" ones).
 write_conf() {
-	local t=$1 b=${BASE[$1]} dir="$OUT/$1" tls=${2:-${TLS_OK[$1]}}
-	local ssl="" sslsrv="" starttlssrv=""
+	local t=$1 dir="$OUT/$1" tls=${2:-${TLS_OK[$1]}}
+	local ssl="" tlssrv=""
 	if [ "$tls" = 1 ]; then
 		ssl="ssl_certificate $OUT/cert.pem; ssl_certificate_key $OUT/key.pem;"
-		if [ -n "$ECDH_CURVE" ]; then ssl="$ssl ssl_ecdh_curve $ECDH_CURVE;"; fi
-		sslsrv="server { listen 127.0.0.1:${b}993 ssl; protocol imap; }"
-		starttlssrv="server { listen 127.0.0.1:${b}144; protocol imap; starttls on; }"
+		tlssrv="server { listen $(tls_addr "$t" tls default) ssl; protocol imap; }
+    server { listen $(tls_addr "$t" tls same) ssl; protocol imap; ssl_ecdh_curve $ECDH_CURVE; }
+    server { listen $(tls_addr "$t" starttls default); protocol imap; starttls on; }
+    server { listen $(tls_addr "$t" starttls same); protocol imap; starttls on; ssl_ecdh_curve $ECDH_CURVE; }"
 	fi
 	mkdir -p "$dir"
 	cat >"$dir/mail.conf" <<CONF
@@ -144,13 +228,35 @@ mail {
     smtp_auth plain login;
     xclient on;
     $ssl
-    $sslsrv
-    $starttlssrv
-    server { listen 127.0.0.1:${b}143; protocol imap; }
-    server { listen 127.0.0.1:${b}110; protocol pop3; }
-    server { listen 127.0.0.1:${b}025; protocol smtp; }
+    $tlssrv
+    server { listen $(addr "$t" imap); protocol imap; }
+    server { listen $(addr "$t" pop3); protocol pop3; }
+    server { listen $(addr "$t" smtp); protocol smtp; }
 }
 CONF
+}
+
+# write_floor_conf: HAProxy in TCP mode from 20143/20110/20025 straight to
+# the mock backend; with TLS=1 it also terminates implicit TLS on 20993
+# (its default curves) and 20994 (ECDH_CURVE) in front of the IMAP mock
+# (ports before PORT_OFFSET).
+# Session cache and tickets are HAProxy's defaults (on).
+write_floor_conf() {
+	local dir="$OUT/haproxy" proto
+	mkdir -p "$dir"
+	{
+		printf 'global\n    maxconn %d\n    nbthread %d\n' "$FLOOR_MAXCONN" "$LOOPS"
+		printf 'defaults\n    mode tcp\n    maxconn %d\n    timeout connect 5s\n    timeout client 5m\n    timeout server 5m\n' "$FLOOR_MAXCONN"
+		for proto in imap pop3 smtp; do
+			printf 'listen %s\n    bind %s\n    server mock %s\n' "$proto" "$(addr haproxy "$proto")" "${BACKEND[$proto]}"
+		done
+		if [ "${TLS_OK[haproxy]}" = 1 ]; then
+			printf 'listen imaps-default\n    bind %s ssl crt %s\n    server mock %s\n' \
+				"$(tls_addr haproxy tls default)" "$OUT/cert-key.pem" "${BACKEND[imap]}"
+			printf 'listen imaps-same\n    bind %s ssl crt %s curves %s\n    server mock %s\n' \
+				"$(tls_addr haproxy tls same)" "$OUT/cert-key.pem" "$ECDH_CURVE" "${BACKEND[imap]}"
+		fi
+	} >"$dir/haproxy.cfg"
 }
 
 # tls_check TARGET: does the target accept the TLS config?
@@ -170,125 +276,175 @@ for t in $TARGETS; do
 	fi
 done
 
+# The floor joins every phase where it makes sense: FLOORS is "haproxy"
+# or empty.
+FLOORS=""
+if [ "$FLOOR" = 1 ] && ! command -v haproxy >/dev/null 2>&1; then
+	log "no haproxy: no floor figures"
+elif [ "$FLOOR" = 1 ]; then
+	TLS_OK[haproxy]=$TLS
+	write_floor_conf
+	if haproxy -c -f "$OUT/haproxy/haproxy.cfg" >"$OUT/haproxy/check.log" 2>&1; then
+		FLOORS=haproxy
+	else
+		log "haproxy rejects its config (no floor figures): $(grep -m1 ALERT "$OUT/haproxy/check.log")"
+	fi
+fi
+
 declare -A TPID
 start_target() {
 	local t=$1 dir="$OUT/$1"
-	write_conf "$t"
-	if [ "$t" = nginx ]; then
+	case $t in
+	nginx)
+		write_conf "$t"
 		nginx -p "$dir" -c "$dir/mail.conf" >"$dir/stdout.log" 2>&1 &
-	else
-		"$MP_BIN" -c "$dir/mail.conf" >"$dir/stdout.log" 2>&1 &
-	fi
+		;;
+	mailproxy)
+		write_conf "$t"
+		env "${MP_ENV_VARS[@]}" "$MP_BIN" -c "$dir/mail.conf" >"$dir/stdout.log" 2>&1 &
+		;;
+	haproxy)
+		# In the foreground (-db), so its pid is the one sampled.
+		haproxy -db -f "$dir/haproxy.cfg" >>"$dir/stdout.log" 2>&1 &
+		;;
+	esac
 	TPID[$t]=$!; PIDS+=(${TPID[$t]})
-	wait_port 127.0.0.1:${BASE[$t]}143
+	wait_port "$(addr "$t" imap)"
+	alive "$t" "${TPID[$t]}" "$dir/stdout.log"
 }
 stop_target() {
 	local t=$1
 	kill "${TPID[$t]}" 2>/dev/null || true
 	wait "${TPID[$t]}" 2>/dev/null || true
 }
-for t in $TARGETS; do start_target "$t"; done
+for t in $TARGETS $FLOORS; do start_target "$t"; done
 
-# order REP [TARGET...]: alternate which target goes first in each
-# repetition (default list: $TARGETS).
+# order REP TARGET...: alternate which goes first in each repetition.
 order() {
-	local rep=$1 list
+	local rep=$1
 	shift
-	list=${*:-$TARGETS}
-	if [ $((rep % 2)) -eq 1 ]; then echo $list; else echo $list | tr ' ' '\n' | tac | tr '\n' ' '; fi
+	if [ $((rep % 2)) -eq 1 ]; then echo "$@"; else echo "$@" | tr ' ' '\n' | tac | tr '\n' ' '; fi
 }
-addr() { echo 127.0.0.1:${BASE[$1]}${PORT[$2]}; }
-
-# The floor: HAProxy in TCP mode from 20143/20110/20025 straight to the
-# mock backend, in the foreground (-db) so its pid is the one sampled.
-LOGIN_TARGETS=$TARGETS
-if [ "$FLOOR" = 1 ] && ! command -v haproxy >/dev/null 2>&1; then
-	log "no haproxy: no floor figures"
-elif [ "$FLOOR" = 1 ] && { [ -z "$ONLY" ] || [ "$ONLY" = login ]; }; then
-	mkdir -p "$OUT/floor"
-	{
-		printf 'global\n    maxconn 4000\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 5m\n    timeout server 5m\n'
-		for proto in imap pop3 smtp; do
-			printf 'listen %s\n    bind %s\n    server mock %s\n' "$proto" "$(addr floor "$proto")" "${BACKEND[$proto]}"
-		done
-	} >"$OUT/floor/haproxy.cfg"
-	haproxy -db -f "$OUT/floor/haproxy.cfg" >"$OUT/floor/stdout.log" 2>&1 &
-	TPID[floor]=$!; PIDS+=(${TPID[floor]})
-	if wait_port "$(addr floor imap)"; then LOGIN_TARGETS="$TARGETS floor"; else log "haproxy did not start: no floor figures"; fi
-fi
-
+# tls_targets MODE: the targets that take TLS logins in MODE; HAProxy
+# cannot do IMAP STARTTLS (the summary shows its implicit TLS there).
+tls_targets() {
+	local t
+	for t in $TARGETS $FLOORS; do
+		[ "${TLS_OK[$t]}" = 1 ] || continue
+		[ "$t" = haproxy ] && [ "$1" = starttls ] && continue
+		printf '%s ' "$t"
+	done
+}
+# run_login TARGET FILE FLAG...: one bounded login run, its JSON in OUT.
+run_login() {
+	local t=$1 file=$2
+	shift 2
+	"$MB" login -json -label "$t" -d "$DUR" -src 8 -pid "${TPID[$t]}" -mockpid "$MOCKS" "$@" >"$OUT/$file"
+}
 
 # --- runs --------------------------------------------------------------------
-if [ -z "$ONLY" ] || [ "$ONLY" = login ]; then
-	for proto in $PROTOS; do for c in $CONCS; do for rep in $(seq "$REPS"); do for t in $(order "$rep" $LOGIN_TARGETS); do
+if want login; then
+	for proto in $PROTOS; do for c in $CONCS; do for rep in $(seq "$REPS"); do for t in $(order "$rep" $TARGETS $FLOORS); do
 		log "login $proto c=$c rep=$rep $t"
-		dir=$OUT; [ "$t" = floor ] && dir=$OUT/floor
-		"$MB" login -json -label "$t" -proto "$proto" -addr "$(addr $t $proto)" -c "$c" -d "$DUR" -src 8 \
-			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$dir/login-$proto-c$c-$t-$rep.json"
+		run_login "$t" "login-$proto-c$c-$t-$rep.json" -proto "$proto" -addr "$(addr "$t" "$proto")" -c "$c"
 	done; done; done; done
 fi
-if [ "$LOGIN_TARGETS" != "$TARGETS" ]; then
-	# The floor's own table reads $OUT/floor: its runs and nginx's.
-	for f in "$OUT"/login-*-nginx-*.json; do if [ -e "$f" ]; then ln -sf "$f" "$OUT/floor/"; fi; done
-	stop_target floor
+if want rate; then
+	for rate in $RATES; do for proto in $PROTOS; do for rep in $(seq "$REPS"); do for t in $(order "$rep" $TARGETS $FLOORS); do
+		log "login $proto open loop rate=$rate rep=$rep $t"
+		run_login "$t" "rate-$proto-r$rate-$t-$rep.json" -rate "$rate" -proto "$proto" -addr "$(addr "$t" "$proto")" -c 200
+	done; done; done; done
 fi
-if [ -z "$ONLY" ] || [ "$ONLY" = rate ]; then
-	for rate in $RATES; do for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
-		log "login imap open loop rate=$rate rep=$rep $t"
-		"$MB" login -json -label "$t" -rate "$rate" -proto imap -addr "$(addr $t imap)" -c 200 -d "$DUR" -src 8 \
-			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/rate-imap-r$rate-$t-$rep.json"
+if [ "$TLS" = 1 ] && want tls; then
+	# Each run's tls or starttls flag and its -tag make its own summary
+	# row ("login imap+tls c=50 kx=X25519"). Variants and modes alternate
+	# inside each repetition too: a process's later runs cost a little
+	# more than its earlier ones (TIME_WAIT sockets pile up), which would
+	# otherwise all fall on whatever runs second.
+	for rep in $(seq "$REPS"); do for variant in $(order "$rep" same default); do for mode in $(order "$rep" tls starttls); do
+		for t in $(order "$rep" $(tls_targets "$mode")); do
+			log "login imap+$mode ${TLSTAG[$variant]} c=$TLS_C rep=$rep $t"
+			run_login "$t" "$mode-imap-$variant-c$TLS_C-$t-$rep.json" "-$mode" -tag "${TLSTAG[$variant]}" -proto imap \
+				-addr "$(tls_addr "$t" "$mode" "$variant")" -c "$TLS_C"
+		done
 	done; done; done
 fi
-if [ -z "$ONLY" ] || [ "$ONLY" = tls ]; then
-	# Implicit TLS on 2x993 and STARTTLS on 2x144; the report's tls or
-	# starttls flag makes its own summary row ("login imap+tls c=50",
-	# "login imap+starttls c=50"). The two modes alternate inside each
-	# repetition too: a process's later runs cost a little more than its
-	# earlier ones (TIME_WAIT sockets pile up), which would otherwise all
-	# fall on the mode that runs second.
-	declare -A TLSPORT=([tls]=993 [starttls]=144)
-	for rep in $(seq "$REPS"); do for mode in $(order "$rep" tls starttls); do for t in $(order "$rep"); do
-		[ "${TLS_OK[$t]}" = 1 ] || continue
-		log "login imap+$mode c=50 rep=$rep $t"
-		"$MB" login -json -label "$t" "-$mode" -proto imap -addr "127.0.0.1:${BASE[$t]}${TLSPORT[$mode]}" -c 50 -d "$DUR" -src 8 \
-			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/$mode-imap-c50-$t-$rep.json"
+if [ "$TLS" = 1 ] && want resume; then
+	# One client session cache per run: after the first handshakes every
+	# login offers a session ticket. Same listeners as the kx= rows.
+	for rep in $(seq "$REPS"); do for mode in $(order "$rep" tls starttls); do for t in $(order "$rep" $(tls_targets "$mode")); do
+		log "login imap+$mode resumed c=$TLS_C rep=$rep $t"
+		run_login "$t" "resume-$mode-imap-c$TLS_C-$t-$rep.json" "-$mode" -resume -tag "${TLSTAG[same]}" -proto imap \
+			-addr "$(tls_addr "$t" "$mode" same)" -c "$TLS_C"
 	done; done; done
 fi
-if [ -z "$ONLY" ] || [ "$ONLY" = relay ]; then
-	for proto in $PROTOS; do for rep in $(seq "$REPS"); do for t in $(order "$rep"); do
+if want relay; then
+	for proto in $PROTOS; do for rep in $(seq "$REPS"); do for t in $(order "$rep" $TARGETS $FLOORS); do
 		log "relay $proto rep=$rep $t"
-		"$MB" relay -json -label "$t" -proto "$proto" -addr "$(addr $t $proto)" -c "$RELAY_C" -d "$DUR" -size "$SIZE" \
+		"$MB" relay -json -label "$t" -proto "$proto" -addr "$(addr "$t" "$proto")" -c "$RELAY_C" -d "$DUR" -size "$SIZE" \
 			-pid "${TPID[$t]}" -mockpid "$MOCKS" >"$OUT/relay-$proto-$t-$rep.json"
 	done; done; done
 fi
-if [ -z "$ONLY" ] || [ "$ONLY" = idle ]; then
-	# Fresh processes, so heap freed by earlier runs cannot absorb the
-	# growth; one target at a time, the other stopped.
-	for t in $TARGETS; do stop_target "$t"; done
-	for t in $TARGETS; do
+
+# idle_row NAME COUNT TLS FLAG...: each target freshly started, alone (the
+# others stopped), holding COUNT connections (the floor at most its
+# maxconn); TLS 1 dials the implicit-TLS listener with ECDH_CURVE. Fresh
+# processes, so heap freed by earlier runs cannot absorb the growth.
+idle_row() {
+	local name=$1 count=$2 tls=$3 t n a
+	shift 3
+	for t in $TARGETS $FLOORS; do
+		if [ "$tls" = 1 ]; then
+			[ "${TLS_OK[$t]}" = 1 ] || continue
+			a=$(tls_addr "$t" tls same)
+		else
+			a=$(addr "$t" imap)
+		fi
+		n=$count
+		if [ "$t" = haproxy ] && [ "$n" -gt $((FLOOR_MAXCONN - 100)) ]; then n=$((FLOOR_MAXCONN - 100)); fi
 		start_target "$t"
-		log "idle pre-auth imap $IDLE_CONNS $t"
-		"$MB" idle -json -label "$t" -proto imap -addr "$(addr $t imap)" -conns "$IDLE_CONNS" -src 16 -hold 5s \
-			-pid "${TPID[$t]}" >"$OUT/idle-preauth-$t.json"
-		stop_target "$t"; start_target "$t"
-		log "idle relayed imap $IDLE_SESSIONS $t"
-		"$MB" idle -json -label "$t" -login -proto imap -addr "$(addr $t imap)" -conns "$IDLE_SESSIONS" -src 16 -hold 5s \
-			-pid "${TPID[$t]}" >"$OUT/idle-relayed-$t.json"
+		log "idle $name $n $t"
+		"$MB" idle -json -label "$t" -proto imap -addr "$a" -conns "$n" -src 16 -hold "$HOLD" "$@" \
+			-pid "${TPID[$t]}" >"$OUT/idle-$name-$t.json"
 		stop_target "$t"
+		# The stopped process's backend connections are now TIME_WAIT on
+		# the backend address the next one dials. Linux hands their ports
+		# to new connections only once they are about a second old
+		# (net.ipv4.tcp_tw_reuse_delay); before that, 9,000 fresh ones
+		# plus the floor's earlier ones left too few ephemeral ports (a
+		# full run lost 42 of mailproxy's relayed sessions, started right
+		# after nginx's, to "connect: cannot assign requested address").
+		sleep 2
 	done
+}
+if want idle || { [ "$TLS" = 1 ] && want idletls; }; then
+	for t in $TARGETS $FLOORS; do stop_target "$t"; done
+	if want idle; then
+		idle_row preauth "$IDLE_CONNS" 0
+		idle_row relayed "$IDLE_SESSIONS" 0 -login
+	fi
+	if [ "$TLS" = 1 ] && want idletls; then
+		idle_row tls-preauth "$IDLE_TLS_CONNS" 1 -tls
+		idle_row tls-relayed "$IDLE_TLS_SESSIONS" 1 -tls -login
+	fi
 fi
 curl -s "http://$AUTH/stats" >"$OUT/mockauth-stats.json" || true
 
 # --- summary -----------------------------------------------------------------
 {
 	echo "machine: $(nproc) CPUs, $(uname -r), $(go version | cut -d' ' -f3-), $(nginx -v 2>&1 | cut -d' ' -f3-)"
-	echo "mailproxy: ${MAILPROXY_BIN:-$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}; loops/workers: $LOOPS; run: $DUR x $REPS interleaved"
-	echo "mock auth_http: $(cat "$OUT/mockauth-stats.json" 2>/dev/null)"
-	"$MB" summary -base nginx -cand mailproxy "$OUT"
-	if [ "$LOGIN_TARGETS" != "$TARGETS" ] && [ -n "$(ls "$OUT"/floor/login-*-nginx-*.json 2>/dev/null)" ]; then
-		echo
-		echo "floor: HAProxy $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f3) in TCP mode straight to the mock backend (no auth_http, no login dialogue), same run:"
-		"$MB" summary -base nginx -cand floor "$OUT/floor"
+	echo "mailproxy: ${MAILPROXY_BIN:-$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}; MP_ENV: ${MP_ENV:-(none)}; loops/workers: $LOOPS; run: $DUR x $REPS interleaved; phases: ${ONLY:-all}"
+	if [ "$TLS" = 1 ] && { want tls || want resume || want idletls; }; then
+		echo "TLS: self-signed P-256 certificate, IMAP; kx=$ECDH_CURVE rows: ssl_ecdh_curve $ECDH_CURVE on both sides; kx=default: each side's own default; resumed: session tickets, both sides' default config"
 	fi
+	if want idle || { [ "$TLS" = 1 ] && want idletls; }; then
+		echo "idle: plaintext $IDLE_CONNS pre-auth / $IDLE_SESSIONS relayed, implicit TLS $IDLE_TLS_CONNS / $IDLE_TLS_SESSIONS, hold $HOLD"
+	fi
+	if [ -n "$FLOORS" ]; then
+		echo "haproxy floor: HAProxy $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f3), $LOOPS threads, TCP mode straight to the mock backend (no auth_http, no login dialogue), same run; TLS rows: HAProxy terminating implicit TLS (curves $ECDH_CURVE on the kx=$ECDH_CURVE rows); idle rows: at most $((FLOOR_MAXCONN - 100)) connections (two descriptors each)"
+	fi
+	echo "mock auth_http: $(cat "$OUT/mockauth-stats.json" 2>/dev/null)"
+	echo
+	"$MB" summary -base nginx -cand mailproxy -floor haproxy "$OUT"
 } | tee "$OUT/summary.txt"
 log "raw JSON and logs: $OUT"

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -101,8 +102,11 @@ type sessionConfig struct {
 	upgrade bool        // tls after the greeting (STARTTLS/STLS), not from the first byte
 	ops     *protoOps
 
-	// TLS handshakes made and how many of them resumed a session.
+	// TLS handshakes made, how many of them resumed a session, and the
+	// key exchange each one negotiated.
 	handshakes, resumed atomic.Uint64
+	kxMu                sync.Mutex
+	kx                  map[tls.CurveID]uint64
 
 	imapLogin, smtpAuth, pop3User, pop3Pass []byte
 	smtpData                                []byte // message + ".\r\n"
@@ -271,10 +275,35 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// countHandshake records a finished handshake and whether it resumed.
+// countHandshake records a finished handshake, whether it resumed and
+// its key exchange.
 func (sc *sessionConfig) countHandshake(tc *tls.Conn) {
+	cs := tc.ConnectionState()
 	sc.handshakes.Add(1)
-	if tc.ConnectionState().DidResume {
+	if cs.DidResume {
 		sc.resumed.Add(1)
+	}
+	sc.kxMu.Lock()
+	if sc.kx == nil {
+		sc.kx = map[tls.CurveID]uint64{}
+	}
+	sc.kx[cs.CurveID]++
+	sc.kxMu.Unlock()
+}
+
+// tlsFigures copies the handshake counters into r.
+func (sc *sessionConfig) tlsFigures(r *Report) {
+	r.Handshakes, r.Resumed = sc.handshakes.Load(), sc.resumed.Load()
+	sc.kxMu.Lock()
+	defer sc.kxMu.Unlock()
+	for id, n := range sc.kx {
+		if r.KeyExchange == nil {
+			r.KeyExchange = map[string]uint64{}
+		}
+		name := "none" // CurveID 0: a TLS 1.2 RSA exchange or a resumption without (EC)DHE
+		if id != 0 {
+			name = id.String()
+		}
+		r.KeyExchange[name] += n
 	}
 }

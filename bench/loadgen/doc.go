@@ -17,7 +17,9 @@
 // IMAP "s0 STARTTLS" (RFC 9051 §6.2.1), POP3 STLS (RFC 2595 §4) or SMTP
 // EHLO + STARTTLS (RFC 3207; EHLO again over TLS, §4.2), then the handshake
 // and the same dialogue. Either way every connection pays a full handshake
-// and the certificate is not verified. Error kinds are "phase:reason", e.g.
+// (with Resume: one client session cache for the run, so they resume) and
+// the certificate is not verified; reports count the handshakes, the
+// resumed ones and the key exchange each negotiated. Error kinds are "phase:reason", e.g.
 // "login:rejected", "greeting:timeout", "dial:refused", "tls:rejected".
 //
 // Limits: one goroutine per client connection (the generator is not the

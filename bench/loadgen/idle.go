@@ -74,7 +74,9 @@ func RunIdle(ctx context.Context, o Options) (*Report, error) {
 	stop()
 	openSec := time.Since(m.start).Seconds()
 
-	r := &Report{Mode: "idle", Proto: o.Proto, TLS: o.TLS, StartTLS: o.StartTLS, Target: o.Addr, Conc: o.Conc}
+	r := &Report{Mode: "idle", Proto: o.Proto, TLS: o.TLS, StartTLS: o.StartTLS, Resume: o.Resume, Target: o.Addr,
+		Conc: o.Conc}
+	sc.tlsFigures(r)
 	mergeStats(r, all, false)
 	m.finish(r, r.OK)
 	r.Elapsed = openSec

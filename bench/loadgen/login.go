@@ -121,8 +121,9 @@ func RunLogin(ctx context.Context, o Options) (*Report, error) {
 	}
 	wg.Wait()
 	stop()
-	r := &Report{Mode: "login", Proto: o.Proto, TLS: o.TLS, StartTLS: o.StartTLS, Resume: o.Resume, Target: o.Addr, Conc: o.Conc, Rate: o.Rate,
-		Handshakes: sc.handshakes.Load(), Resumed: sc.resumed.Load()}
+	r := &Report{Mode: "login", Proto: o.Proto, TLS: o.TLS, StartTLS: o.StartTLS, Resume: o.Resume, Target: o.Addr,
+		Conc: o.Conc, Rate: o.Rate}
+	sc.tlsFigures(r)
 	mergeStats(r, all, true)
 	m.finish(r, r.OK)
 	return r, nil

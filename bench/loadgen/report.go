@@ -18,24 +18,29 @@ type Report struct {
 	StartTLS bool   `json:"starttls,omitempty"` // TLS after the greeting
 	Resume   bool   `json:"resume,omitempty"`   // one client session cache for the run
 	// TLS handshakes made and how many resumed a session (-resume).
-	Handshakes uint64            `json:"tls_handshakes,omitempty"`
-	Resumed    uint64            `json:"tls_resumed,omitempty"`
-	Target     string            `json:"target"`
-	Conc       int               `json:"concurrency"`
-	Rate       float64           `json:"target_rate,omitempty"` // open loop
-	Elapsed    float64           `json:"elapsed_s"`
-	OK         uint64            `json:"ok"`
-	Failed     uint64            `json:"failed"`
-	Errors     map[string]uint64 `json:"errors,omitempty"`
-	PerSec     float64           `json:"ok_per_s"`
-	Login      *Latency          `json:"login_latency,omitempty"`   // connect → login reply
-	Session    *Latency          `json:"session_latency,omitempty"` // connect → logout reply; relay: one message
-	Proxy      *ProxyCost        `json:"proxy,omitempty"`
-	Machine    float64           `json:"machine_busy_pct"`
-	GenCPUus   float64           `json:"generator_cpu_us_per_op"`
-	MockCPUus  float64           `json:"mocks_cpu_us_per_op,omitempty"`
-	Idle       *IdleFigures      `json:"idle,omitempty"`
-	Relay      *RelayFigures     `json:"relay,omitempty"`
+	Handshakes uint64 `json:"tls_handshakes,omitempty"`
+	Resumed    uint64 `json:"tls_resumed,omitempty"`
+	// Handshakes by negotiated key exchange ("X25519", "X25519MLKEM768").
+	KeyExchange map[string]uint64 `json:"tls_key_exchange,omitempty"`
+	// Tag names the server-side variant the run measured (e.g. "kx=X25519"
+	// for listeners set to one key exchange); summary rows keep tags apart.
+	Tag       string            `json:"tag,omitempty"`
+	Target    string            `json:"target"`
+	Conc      int               `json:"concurrency"`
+	Rate      float64           `json:"target_rate,omitempty"` // open loop
+	Elapsed   float64           `json:"elapsed_s"`
+	OK        uint64            `json:"ok"`
+	Failed    uint64            `json:"failed"`
+	Errors    map[string]uint64 `json:"errors,omitempty"`
+	PerSec    float64           `json:"ok_per_s"`
+	Login     *Latency          `json:"login_latency,omitempty"`   // connect → login reply
+	Session   *Latency          `json:"session_latency,omitempty"` // connect → logout reply; relay: one message
+	Proxy     *ProxyCost        `json:"proxy,omitempty"`
+	Machine   float64           `json:"machine_busy_pct"`
+	GenCPUus  float64           `json:"generator_cpu_us_per_op"`
+	MockCPUus float64           `json:"mocks_cpu_us_per_op,omitempty"`
+	Idle      *IdleFigures      `json:"idle,omitempty"`
+	Relay     *RelayFigures     `json:"relay,omitempty"`
 }
 
 // ProxyCost is the CPU the process tree under test spent during the run.
@@ -83,6 +88,23 @@ func (r *Report) transport() string {
 	return r.Proto
 }
 
+// kxNames lists the negotiated key exchanges, "X25519" or
+// "X25519=10 X25519MLKEM768=3" when the handshakes differed.
+func (r *Report) kxNames() string {
+	names := make([]string, 0, len(r.KeyExchange))
+	for k := range r.KeyExchange {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(names) == 1 {
+		return names[0]
+	}
+	for i, k := range names {
+		names[i] = fmt.Sprintf("%s=%d", k, r.KeyExchange[k])
+	}
+	return strings.Join(names, " ")
+}
+
 func ms(v float64) string {
 	switch {
 	case v >= 100:
@@ -114,7 +136,8 @@ func (r *Report) WriteTable(w io.Writer) {
 	unit := map[string]string{"login": "logins", "relay": "messages", "idle": "connections"}[r.Mode]
 	fmt.Fprintf(w, "  %-10s %d ok, %d failed, %.1f %s/s\n", unit+":", r.OK, r.Failed, r.PerSec, unit)
 	if r.Handshakes > 0 {
-		fmt.Fprintf(w, "  %-10s %d handshakes, %d resumed\n", "tls:", r.Handshakes, r.Resumed)
+		fmt.Fprintf(w, "  %-10s %d handshakes, %d resumed, key exchange %s\n", "tls:", r.Handshakes, r.Resumed,
+			r.kxNames())
 	}
 	lat := func(name string, l *Latency) {
 		if l != nil {

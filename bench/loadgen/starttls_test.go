@@ -354,3 +354,34 @@ func TestLoginResumeResumes(t *testing.T) {
 		t.Fatal("-resume without TLS accepted")
 	}
 }
+
+// TestReportNamesKeyExchange: the summary compares TLS rows only where both
+// sides negotiated the same key exchange, so the report must say which one
+// each handshake used, for logins and for held connections alike.
+func TestReportNamesKeyExchange(t *testing.T) {
+	cfg := testTLSConfig(t)
+	cfg.CurvePreferences = []tls.CurveID{tls.X25519}
+	f := startSTARTTLSFront(t, upgradeOK["imap"], cfg)
+	serveFrontWith(t, "imap", f)
+	r, err := RunLogin(context.Background(), Options{Proto: "imap", Addr: f.Addr().String(), StartTLS: true,
+		User: "u", Pass: "p", Conc: 2, Count: 4, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK != 4 || len(r.KeyExchange) != 1 || r.KeyExchange["X25519"] != 4 {
+		t.Fatalf("ok %d, key exchange %v; want 4 logins over X25519", r.OK, r.KeyExchange)
+	}
+	var out bytes.Buffer
+	r.WriteTable(&out)
+	if !strings.Contains(out.String(), "4 handshakes, 0 resumed, key exchange X25519\n") {
+		t.Errorf("table:\n%s", out.String())
+	}
+	r, err = RunIdle(context.Background(), Options{Proto: "imap", Addr: f.Addr().String(), StartTLS: true,
+		Conc: 1, Conns: 3, Hold: time.Millisecond, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Handshakes != 3 || r.KeyExchange["X25519"] != 3 {
+		t.Fatalf("idle: handshakes %d, key exchange %v; want 3 over X25519", r.Handshakes, r.KeyExchange)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // ReadReports loads every *.json file in dir that holds a Report.
@@ -31,117 +30,170 @@ func ReadReports(dir string) ([]*Report, error) {
 	return out, nil
 }
 
-// sumMetric is one compared figure: how to read it from a report, and the
-// target ratio cand/base (0: none; want ≥ target when higher is better,
-// ≤ target otherwise).
+// sumMetric is one compared figure and how to read it from a report (false:
+// the report has no such figure).
 type sumMetric struct {
-	name   string
-	get    func(*Report) (float64, bool)
-	higher bool
-	target float64
+	name string
+	get  func(*Report) (float64, bool)
+}
+
+const (
+	metricCPU     = "proxy CPU µs/login"
+	metricResumed = "resumed %"
+	metricMBps    = "MB/s"
+	metricRSS     = "RSS B/conn"
+)
+
+// resumedShare is the share of a run's handshakes that resumed a session.
+func resumedShare(r *Report) (float64, bool) {
+	return 100 * float64(r.Resumed) / float64(max(r.Handshakes, 1)), r.Resume
 }
 
 var sumMetrics = map[string][]sumMetric{
 	"login": {
-		{"logins/s", func(r *Report) (float64, bool) { return r.PerSec, true }, true, 1.5},
-		{"login p99 ms", func(r *Report) (float64, bool) { return r.Login.P99, r.Login != nil }, false, 0},
-		{"session p99 ms", func(r *Report) (float64, bool) { return r.Session.P99, r.Session != nil }, false, 0},
-		{"proxy CPU µs/login", func(r *Report) (float64, bool) { return r.Proxy.CPUusOp, r.Proxy != nil }, false, 0.7},
-		{"failed", func(r *Report) (float64, bool) { return float64(r.Failed), true }, false, 0},
+		{"logins/s", func(r *Report) (float64, bool) { return r.PerSec, true }},
+		{"login p99 ms", func(r *Report) (float64, bool) { return p99(r.Login) }},
+		{"session p99 ms", func(r *Report) (float64, bool) { return p99(r.Session) }},
+		{metricCPU, func(r *Report) (float64, bool) {
+			if r.Proxy == nil {
+				return 0, false
+			}
+			return r.Proxy.CPUusOp, true
+		}},
+		{metricResumed, resumedShare},
+		{"failed", func(r *Report) (float64, bool) { return float64(r.Failed), true }},
 	},
 	"relay": {
-		{"MB/s", func(r *Report) (float64, bool) { return r.Relay.MBps, r.Relay != nil }, true, 1},
+		{metricMBps, func(r *Report) (float64, bool) {
+			if r.Relay == nil {
+				return 0, false
+			}
+			return r.Relay.MBps, true
+		}},
 		{"proxy CPU s/GB", func(r *Report) (float64, bool) {
-			return r.Proxy.CPUPerGB, r.Proxy != nil && r.Proxy.CPUPerGB > 0
-		}, false, 0},
-		{"message p99 ms", func(r *Report) (float64, bool) { return r.Session.P99, r.Session != nil }, false, 0},
-		{"failed", func(r *Report) (float64, bool) { return float64(r.Failed), true }, false, 0},
+			if r.Proxy == nil || r.Proxy.CPUPerGB <= 0 {
+				return 0, false
+			}
+			return r.Proxy.CPUPerGB, true
+		}},
+		{"message p99 ms", func(r *Report) (float64, bool) { return p99(r.Session) }},
+		{"failed", func(r *Report) (float64, bool) { return float64(r.Failed), true }},
 	},
 	"idle": {
-		{"held", func(r *Report) (float64, bool) { return float64(r.Idle.Opened), r.Idle != nil }, true, 0},
-		{"RSS B/conn", func(r *Report) (float64, bool) { return r.Idle.RSSPerConn, r.Idle != nil }, false, 1},
-		{"PSS B/conn", func(r *Report) (float64, bool) { return r.Idle.PSSPerConn, r.Idle != nil }, false, 0},
-		{"kernel slab B/conn", func(r *Report) (float64, bool) { return r.Idle.SlabPerConn, r.Idle != nil }, false, 0},
+		{"held", idleFigure(func(id *IdleFigures) float64 { return float64(id.Opened) })},
+		{metricRSS, idleFigure(func(id *IdleFigures) float64 { return id.RSSPerConn })},
+		{"PSS B/conn", idleFigure(func(id *IdleFigures) float64 { return id.PSSPerConn })},
+		{"kernel slab B/conn", idleFigure(func(id *IdleFigures) float64 { return id.SlabPerConn })},
+		{"failed", func(r *Report) (float64, bool) { return float64(r.Failed), true }},
 	},
 }
 
-// sumGroup is the row a report belongs to: mode, protocol with its TLS
-// variant ("imap+tls", "imap+starttls"), concurrency or rate.
-func sumGroup(r *Report) string {
-	proto := r.transport()
-	switch r.Mode {
-	case "login":
-		loop := ""
-		if r.Rate > 0 {
-			loop = fmt.Sprintf(" rate=%.0f", r.Rate)
-		}
-		return fmt.Sprintf("login %s c=%d%s", proto, r.Conc, loop)
-	case "idle":
-		if r.Idle != nil && r.Idle.LoggedIn {
-			return "idle " + proto + " relayed"
-		}
-		return "idle " + proto + " pre-auth"
+func p99(l *Latency) (float64, bool) {
+	if l == nil {
+		return 0, false
 	}
-	return fmt.Sprintf("%s %s c=%d", r.Mode, proto, r.Conc)
+	return l.P99, true
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
+func idleFigure(get func(*IdleFigures) float64) func(*Report) (float64, bool) {
+	return func(r *Report) (float64, bool) {
+		if r.Idle == nil {
+			return 0, false
+		}
+		return get(r.Idle), true
 	}
-	sort.Float64s(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
-// Summarize prints a Markdown table of the median of each metric per group
-// for the labels base and cand, with the ratio cand/base and whether the
-// issue's target is met. Runs are medians over repetitions, whose count is
-// shown.
-func Summarize(w io.Writer, reports []*Report, base, cand string) {
-	type key struct{ group, label string }
+// minResumed is the resumed share (percent) below which a resumption row
+// measured full handshakes, not resumed ones: no verdict then.
+const minResumed = 90
+
+// Summarize prints a Markdown table of the median of each metric per row
+// for the labels base and cand, the ratio cand/base and the verdict on the
+// row's target (see sumRow.target), and, when some report carries the
+// label floor, the floor's medians as the last column. Medians are over
+// repetitions, whose count is shown as n=base/cand[/floor].
+func Summarize(w io.Writer, reports []*Report, base, cand, floor string) {
+	type key struct {
+		row   sumRow
+		label string
+	}
 	byKey := map[key][]*Report{}
-	var groups []string
-	seen := map[string]bool{}
+	var rows []sumRow
+	seen := map[sumRow]bool{}
+	withFloor := false
 	for _, r := range reports {
-		g := sumGroup(r)
-		byKey[key{g, r.Label}] = append(byKey[key{g, r.Label}], r)
-		if !seen[g] {
-			seen[g] = true
-			groups = append(groups, g)
+		k := rowOf(r)
+		if r.Label == floor && floor != "" {
+			withFloor = true
+		}
+		byKey[key{k, r.Label}] = append(byKey[key{k, r.Label}], r)
+		// A row only the floor ran (HAProxy's implicit TLS next to a
+		// STARTTLS row) is no row of its own.
+		if !seen[k] && r.Label != floor {
+			seen[k] = true
+			rows = append(rows, k)
 		}
 	}
-	sort.Slice(groups, func(i, j int) bool { return sumOrder(groups[i]) < sumOrder(groups[j]) })
-	fmt.Fprintf(w, "| test | metric | %s | %s | %s/%s | target |\n|---|---|---:|---:|---:|---|\n", base, cand, cand, base)
-	for _, g := range groups {
-		mode := strings.Fields(g)[0]
-		b, c := byKey[key{g, base}], byKey[key{g, cand}]
-		for i, m := range sumMetrics[mode] {
+	sort.Slice(rows, func(i, j int) bool { return rows[i].less(rows[j]) })
+	fmt.Fprintf(w, "| test | metric | %s | %s | %s/%s | target |", base, cand, cand, base)
+	if withFloor {
+		fmt.Fprintf(w, " %s floor |\n|---|---|---:|---:|---:|---|---:|\n", floor)
+	} else {
+		fmt.Fprintf(w, "\n|---|---|---:|---:|---:|---|\n")
+	}
+	floorStand := false
+	for _, k := range rows {
+		b, c := byKey[key{k, base}], byKey[key{k, cand}]
+		f, stand := byKey[key{k, floor}], ""
+		if len(f) == 0 && k.starttls {
+			// HAProxy cannot answer IMAP STARTTLS: its implicit-TLS
+			// figure stands in, marked.
+			alt := k
+			alt.starttls, alt.tls = false, true
+			if f = byKey[key{alt, floor}]; len(f) > 0 {
+				stand, floorStand = "†", true
+			}
+		}
+		target, hasTarget := k.target()
+		first := true
+		for _, m := range sumMetrics[k.mode] {
 			bv, bn := sumMedian(b, m)
 			cv, cn := sumMedian(c, m)
+			fv, fn := sumMedian(f, m)
+			if bn == 0 && cn == 0 && fn == 0 {
+				continue
+			}
 			name := ""
-			if i == 0 {
-				name = fmt.Sprintf("%s (n=%d/%d)", g, len(b), len(c))
+			if first {
+				first = false
+				name = fmt.Sprintf("%s (n=%d/%d)", k.name(), len(b), len(c))
+				if withFloor {
+					name = fmt.Sprintf("%s (n=%d/%d/%d)", k.name(), len(b), len(c), len(f))
+				}
 			}
 			ratio, verdict := "", ""
 			if bn > 0 && cn > 0 && bv > 0 {
 				q := cv / bv
 				ratio = fmt.Sprintf("%.2f", q)
-				// An open-loop run's rate is the schedule's, the same for
-				// both sides by construction: no verdict on it.
-				if m.target > 0 && !(m.name == "logins/s" && strings.Contains(g, " rate=")) {
-					ok := q >= m.target
-					op := "≥"
-					if !m.higher {
-						ok, op = q <= m.target, "≤"
-					}
-					verdict = fmt.Sprintf("%s%.1f: %s", op, m.target, map[bool]string{true: "met", false: "**missed**"}[ok])
+				if hasTarget && m.name == target.metric {
+					verdict = target.verdict(q, k, b, c, base, cand)
 				}
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", name, m.name, sumCell(bv, bn), sumCell(cv, cn), ratio, verdict)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |", name, m.name, sumCell(bv, bn), sumCell(cv, cn), ratio, verdict)
+			if withFloor {
+				cell := sumCell(fv, fn)
+				if fn > 0 {
+					cell += stand
+				}
+				fmt.Fprintf(w, " %s |", cell)
+			}
+			fmt.Fprintln(w)
 		}
+	}
+	if floorStand {
+		fmt.Fprintf(w, "\n† %s cannot do IMAP STARTTLS: the floor shown on STARTTLS rows is its implicit-TLS run "+
+			"(same concurrency, key exchange and resumption).\n", floor)
 	}
 }
 
@@ -155,6 +207,17 @@ func sumMedian(rs []*Report, m sumMetric) (float64, int) {
 	return median(v), len(v)
 }
 
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
 func sumCell(v float64, n int) string {
 	switch {
 	case n == 0:
@@ -165,24 +228,4 @@ func sumCell(v float64, n int) string {
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.2f", v)
-}
-
-// sumOrder sorts login, relay, idle; then imap, pop3, smtp, their implicit
-// TLS and their STARTTLS variants; then by concurrency.
-func sumOrder(g string) string {
-	rank := map[string]string{"login": "1", "relay": "2", "idle": "3", "imap": "1", "pop3": "2", "smtp": "3",
-		"imap+tls": "4", "pop3+tls": "5", "smtp+tls": "6", "imap+starttls": "7", "pop3+starttls": "8",
-		"smtp+starttls": "9"}
-	f := strings.Fields(g)
-	out := ""
-	for i, x := range f {
-		if r, ok := rank[x]; ok {
-			out += r
-		} else if strings.HasPrefix(x, "c=") && i == 2 {
-			out += fmt.Sprintf("%06s", x[2:])
-		} else {
-			out += x
-		}
-	}
-	return out
 }

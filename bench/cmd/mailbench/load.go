@@ -24,6 +24,7 @@ type loadFlags struct {
 	pidfile  string
 	json     bool
 	label    string
+	tag      string
 	progress bool
 }
 
@@ -48,6 +49,7 @@ func newLoadFlags(name string, defConc int, defDur time.Duration) *loadFlags {
 	fs.StringVar(&lf.pidfile, "pidfile", "", "read the proxy's root pid from this file (e.g. nginx.pid)")
 	fs.BoolVar(&lf.json, "json", false, "print the report as JSON")
 	fs.StringVar(&lf.label, "label", "", "name of the system under test, kept in the report (summary groups by it)")
+	fs.StringVar(&lf.tag, "tag", "", "server-side variant measured (e.g. kx=X25519), kept in the report: summary rows keep tags apart")
 	fs.BoolVar(&lf.progress, "progress", true, "one-line progress on a terminal for runs over 3s")
 	return lf
 }
@@ -92,7 +94,7 @@ func (lf *loadFlags) usageError(msg string) {
 
 // emit prints r as a table or JSON.
 func (lf *loadFlags) emit(r *loadgen.Report) error {
-	r.Label = lf.label
+	r.Label, r.Tag = lf.label, lf.tag
 	if lf.json {
 		enc := json.NewEncoder(os.Stdout)
 		return enc.Encode(r)

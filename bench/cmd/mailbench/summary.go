@@ -12,9 +12,10 @@ func runSummary(args []string) error {
 	fs := flag.NewFlagSet("summary", flag.ExitOnError)
 	base := fs.String("base", "nginx", "label of the reference system")
 	cand := fs.String("cand", "mailproxy", "label of the system compared with it")
+	floor := fs.String("floor", "haproxy", "label of the floor (a TCP pass-through) shown as the last column when reports carry it")
 	fs.Parse(args)
 	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: mailbench summary [-base L] [-cand L] DIR (of -json reports made with -label)")
+		return fmt.Errorf("usage: mailbench summary [-base L] [-cand L] [-floor L] DIR (of -json reports made with -label)")
 	}
 	rs, err := loadgen.ReadReports(fs.Arg(0))
 	if err != nil {
@@ -23,6 +24,6 @@ func runSummary(args []string) error {
 	if len(rs) == 0 {
 		return fmt.Errorf("no reports in %s", fs.Arg(0))
 	}
-	loadgen.Summarize(os.Stdout, rs, *base, *cand)
+	loadgen.Summarize(os.Stdout, rs, *base, *cand, *floor)
 	return nil
 }
