@@ -4,98 +4,226 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
 	"mailproxy/loop/gnetx"
 )
 
-// rawAccept is the accept goroutine of one listener: it waits on the listening socket through Go's poller, accept4(2)s every
-// pending connection itself and registers the bare fd on a loop
-// (loop/gnetx), so an accepted socket costs accept4 + epoll_ctl, as in
-// nginx, instead of a net.Conn that Go registers, queries and sets options
-// on, then gnet dups and Go closes. TCP_NODELAY is inherited from the
-// listening socket (listen.go).
+// Accepting on the event loops. Each listening socket is a bare fd owned
+// by mailproxy (not gnet's, not in Go's poller): its own loop-side bell on
+// every event loop (gnetx.Bell) makes a waiting connection an OnTraffic
+// on a loop, which accept4(2)s it there and registers the bare fd on
+// itself, so an accepted socket costs accept4 + epoll_ctl, as in nginx,
+// and no thread hand-off. (Until this, an accept goroutine per listener
+// waited in Go's poller and handed each socket to a loop with Execute:
+// one more thread wake-up and an eventfd write per connection; see
+// bench/RESULTS.md.) TCP_NODELAY is inherited from the listening socket
+// (listen.go).
 //
-// A net.Listener's RawConn cannot wait (its Read is EINVAL), so the
-// goroutine waits on a dup of the listening socket opened as an *os.File
-// (rawListenFile), which Go's poller can wait on; closeListeners closes it.
-func (rt *runtimeState) rawAccept(l *listenerRT) {
-	rc, err := l.rawFile.SyscallConn()
+// What Go-owned listeners were for stays: an accept error (EMFILE and
+// friends) takes the listener off that loop's epoll for a back-off that
+// doubles to a second, instead of stopping gnet's engine as gnet's own
+// acceptor does; closing a listener (drain, reload, upgrade) takes it
+// off every loop under its lock, so no loop accepts on an fd number that
+// has been closed and reused; reload still diffs listeners by address.
+//
+// Balance: EPOLLEXCLUSIVE wakes one waiting loop per connection, so an
+// idle loop tends to get it; a loop that already holds two sessions more
+// than the least loaded one hands the socket to that one (Execute, the
+// old path) instead of keeping it.
+
+// acceptBatch bounds the connections one loop accepts per wake-up, so a
+// connection flood cannot keep it from its sessions (level-triggered: the
+// rest ring again on the next round, which costs an epoll_wait instead of
+// the accept4 that would find none). One measured best at 2,000 logins/s
+// (bench/RESULTS.md): most wake-ups carry one connection.
+const acceptBatch = 1
+
+// bellRT is one listener's doorbell on one loop: the gnet context of the
+// bell's conn.
+type bellRT struct {
+	l       *listenerRT
+	loop    *gnetx.Loop
+	bell    *gnetx.Bell
+	backoff time.Duration // after an accept error; the loop's own
+}
+
+// listenFD takes the socket of ln as a bare non-blocking fd and closes ln,
+// which takes it out of Go's poller (where every connection would wake a
+// thread for nothing). The socket lives on in the fd.
+func listenFD(ln net.Listener) (int, error) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("listener has no socket")
+	}
+	rc, err := sc.SyscallConn()
 	if err != nil {
-		rt.log.Error("accept() failed", "server", l.srv.Load().listen, "err", err.Error())
-		return
+		return -1, err
 	}
-	local := l.ln.Addr()
-	network := "tcp"
-	if l.network == "unix" {
-		network = "unix"
+	dup, derr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
 	}
-	// A wildcard listener does not know the address a client reached;
-	// ask the kernel per connection (PROXY headers to backends need it).
-	wildcard := false
-	if ta, ok := local.(*net.TCPAddr); ok && (ta.IP == nil || ta.IP.IsUnspecified()) {
-		wildcard = true
+	if derr != nil {
+		return -1, derr
 	}
-	backoff := 5 * time.Millisecond
-	for {
-		var acceptErr error
-		err := rc.Read(func(fd uintptr) bool {
-			for {
-				// syscall's, not x/sys/unix's: the latter asks the kernel
-				// for SO_PROTOCOL on every IPv4/IPv6 address it decodes.
-				nfd, sa, err := syscall.Accept4(int(fd), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
-				switch err {
-				case nil:
-				case syscall.EAGAIN:
-					return false // wait for the next connection
-				case syscall.EINTR, syscall.ECONNABORTED:
-					continue
-				default:
-					acceptErr = err
-					return true
-				}
-				loc := local
-				if wildcard {
-					if lsa, err := unix.Getsockname(nfd); err == nil {
-						loc = gnetx.SockaddrAddr(lsa)
-					}
-				}
-				rt.rawAdopt(l, nfd, network, sa, loc)
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false) // the socket file is the fd's now
+	}
+	_ = ln.Close()
+	return dup, nil
+}
+
+// startBells starts accepting on l on every loop and returns once every
+// loop rings for it. Called on the goroutine that starts or reloads.
+func (rt *runtimeState) startBells(l *listenerRT) {
+	var wg sync.WaitGroup
+	for _, lp := range rt.raw.Loops {
+		b := &bellRT{l: l, loop: lp, backoff: acceptBackoff}
+		wg.Add(1)
+		err := lp.EL.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			defer wg.Done()
+			bell, err := rt.raw.NewBell(lp, b)
+			if err != nil {
+				rt.log.Error("accept() setup failed", "server", l.srv.Load().listen, "err", err.Error())
+				return nil
 			}
-		})
+			b.bell = bell
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.closing.Load() {
+				_ = bell.Conn.Close()
+				return nil
+			}
+			if err := bell.Ring(l.fd); err != nil {
+				rt.log.Error("accept() setup failed", "server", l.srv.Load().listen, "err", err.Error())
+				_ = bell.Conn.Close()
+				return nil
+			}
+			l.bells = append(l.bells, b)
+			return nil
+		}))
 		if err != nil {
-			// closeListeners closed the file ("use of closed file").
-			if !l.closing.Load() {
-				rt.log.Error("accept() failed", "server", l.srv.Load().listen, "err", err.Error())
-			}
-			return
+			wg.Done()
 		}
-		if acceptErr != nil {
-			rt.acceptFailed(l.srv.Load(), acceptErr, &backoff)
-			continue
-		}
-		backoff = 5 * time.Millisecond
+	}
+	wg.Wait()
+}
+
+// stopBells stops every loop accepting on l and closes its socket.
+// Called with l.closing set, on the goroutine that closes listeners.
+func (rt *runtimeState) stopBells(l *listenerRT) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, b := range l.bells {
+		_ = b.bell.Unring(l.fd)
+		bc := b.bell.Conn
+		_ = b.loop.EL.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			_ = bc.Close()
+			return nil
+		}))
+	}
+	l.bells = nil
+	if l.fd >= 0 {
+		_ = unix.Close(l.fd)
+		l.fd = -1
 	}
 }
 
-// rawAdopt applies the accept-time limits to a new connection and queues
-// its registration on the least loaded loop. Runs in the accept goroutine.
-func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa syscall.Sockaddr, local net.Addr) {
+// bellAccept runs on b's loop when its listener has connections waiting.
+func (rt *runtimeState) bellAccept(b *bellRT, c gnet.Conn) {
+	_, _ = c.Discard(-1) // the bell's 8 bytes
+	l := b.l
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closing.Load() || l.fd < 0 {
+		return
+	}
+	for range acceptBatch {
+		// syscall's, not x/sys/unix's: the latter asks the kernel for
+		// SO_PROTOCOL on every IPv4/IPv6 address it decodes.
+		nfd, sa, err := syscall.Accept4(l.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+		case syscall.EAGAIN, syscall.EINTR, syscall.ECONNABORTED:
+			return // none, or one gone: the bell rings again if more wait
+		default:
+			rt.bellFailed(b, err)
+			return
+		}
+		b.backoff = acceptBackoff
+		loc := l.local
+		if l.wildcard {
+			// A wildcard listener does not know the address a client
+			// reached; ask the kernel (PROXY headers to backends need it).
+			if lsa, err := unix.Getsockname(nfd); err == nil {
+				loc = gnetx.SockaddrAddr(lsa)
+			}
+		}
+		rt.adoptOn(l, b.loop, nfd, rawAcceptedAddr(sa), loc)
+	}
+}
+
+// acceptBackoff is the first wait after an accept error.
+const acceptBackoff = 5 * time.Millisecond
+
+// bellFailed handles an accept error (EMFILE and friends): count it, log
+// it, and take the listener off this loop's epoll for b.backoff, doubling
+// it up to a second; an accept that succeeds resets it. Runs on b's loop
+// under l.mu (read).
+func (rt *runtimeState) bellFailed(b *bellRT, err error) {
+	l := b.l
+	srv := l.srv.Load()
+	srv.stats.Rejected("error")
+	rt.log.Error("accept() failed", "server", srv.listen, "err", err.Error())
+	if uerr := b.bell.Unring(l.fd); uerr != nil {
+		return
+	}
+	wait := b.backoff
+	if b.backoff < time.Second {
+		b.backoff *= 2
+	}
+	time.AfterFunc(wait, func() {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		if l.closing.Load() || l.fd < 0 {
+			return
+		}
+		for _, x := range l.bells {
+			if x == b {
+				_ = b.bell.Ring(l.fd)
+			}
+		}
+	})
+}
+
+// adoptOn applies the accept-time limits to a socket accepted on loop
+// here and registers it there, or on the least loaded loop when here has
+// two sessions more than it. Runs on here.
+func (rt *runtimeState) adoptOn(l *listenerRT, here *gnetx.Loop, fd int, remote, local net.Addr) {
 	srv := l.srv.Load()
 	if !rt.admit(srv) {
 		_ = unix.Close(fd)
 		return
 	}
+	to := rt.raw.PickFrom(here)
+	if to == here {
+		if err := rt.raw.Register(here, fd, l.network, local, remote, srv); err != nil {
+			rt.sessions.Add(-1)
+			srv.stats.Rejected("error")
+		}
+		here.Pending.Add(-1) // counted in Sessions now (openClient)
+		return
+	}
 	t := rawAdoptPool.Get().(*rawAdoptTask)
-	*t = rawAdoptTask{rt: rt, srv: srv, loop: rt.raw.Pick(), fd: fd, network: network,
-		local: local, remote: rawAcceptedAddr(sa)}
-	if err := t.loop.EL.Execute(context.Background(), t); err != nil {
-		t.loop.Pending.Add(-1)
+	*t = rawAdoptTask{rt: rt, srv: srv, loop: to, fd: fd, network: l.network, local: local, remote: remote}
+	if err := to.EL.Execute(context.Background(), t); err != nil {
+		to.Pending.Add(-1)
 		rt.sessions.Add(-1)
 		srv.stats.Rejected("error")
 		_ = unix.Close(fd)
@@ -103,9 +231,9 @@ func (rt *runtimeState) rawAdopt(l *listenerRT, fd int, network string, sa sysca
 	}
 }
 
-// rawAdoptTask registers one accepted socket on its loop. Tasks are pooled:
-// a closure per connection was garbage that idle connections paid for in
-// GC headroom.
+// rawAdoptTask registers one accepted socket on another loop. Tasks are
+// pooled: a closure per connection was garbage that idle connections paid
+// for in GC headroom.
 type rawAdoptTask struct {
 	rt            *runtimeState
 	srv           *serverRT
@@ -127,29 +255,6 @@ func (t *rawAdoptTask) Run(context.Context) error {
 	*t = rawAdoptTask{}
 	rawAdoptPool.Put(t)
 	return nil
-}
-
-// rawListenFile dups ln's socket into a non-blocking *os.File that Go's
-// poller waits on for rawAccept.
-func rawListenFile(ln net.Listener) (*os.File, error) {
-	sc, ok := ln.(syscall.Conn)
-	if !ok {
-		return nil, errors.New("listener has no socket")
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	dup, derr := -1, error(nil)
-	if err := rc.Control(func(fd uintptr) { dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return nil, err
-	}
-	if derr != nil {
-		return nil, derr
-	}
-	// The dup shares the listener's O_NONBLOCK, so NewFile registers it
-	// with the poller.
-	return os.NewFile(uintptr(dup), "listener"), nil
 }
 
 // rawAcceptedAddr is the net.Addr of an accepted peer (see gnetx.SockaddrAddr).

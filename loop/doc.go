@@ -1,6 +1,6 @@
 // Package loop is mailproxy's session engine: gnet event loops that own
-// every session, Go-owned listeners that hand accepted sockets to the
-// loops, the three protocols' pre-auth state machines, the auth_http
+// every session, Go-owned listeners that the loops accept on themselves
+// (accept.go: a doorbell per listener per loop), the three protocols' pre-auth state machines, the auth_http
 // exchange from the session's side, the backend login dialogues, the
 // relay and the loop-local timers. It is one package on purpose: these
 // share the session as nginx's mail handlers share ngx_mail_session_t.

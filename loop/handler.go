@@ -75,6 +75,8 @@ func (h *handler) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 			return nil, a
 		}
 		return ctx.s.ppBackendHeader(), gnet.None // proxy_protocol on|v2 (proxyproto.go)
+	case *bellRT:
+		return nil, gnet.None // a listener's doorbell (accept.go)
 	}
 	// The placeholder listener gnet needs: nobody should be here.
 	return nil, gnet.Close
@@ -157,6 +159,9 @@ func (h *handler) openBackend(c gnet.Conn, b *backendCtx) gnet.Action {
 func (h *handler) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	defer recoverConn(c, "OnTraffic", &action)
 	switch ctx := c.Context().(type) {
+	case *bellRT:
+		h.rt.bellAccept(ctx, c)
+		return gnet.None
 	case *session:
 		s := ctx
 		if s.closed {
@@ -267,6 +272,13 @@ func (h *handler) OnClose(c gnet.Conn, err error) (action gnet.Action) {
 func recoverConn(c gnet.Conn, where string, action *gnet.Action) {
 	p := recover()
 	if p == nil {
+		return
+	}
+	if _, ok := c.Context().(*bellRT); ok {
+		// A listener's doorbell stays: a panic while accepting loses
+		// that connection, not the listener on this loop.
+		_ = workerPanic(where+" (accept)", p)
+		*action = gnet.None
 		return
 	}
 	*action = gnet.Close

@@ -54,12 +54,34 @@ type listenerRT struct {
 	key     string // network + " " + address
 	network string
 	addr    string
-	ln      net.Listener
 	srv     atomic.Pointer[serverRT]
-	done    chan struct{}
-	// rawFile is the socket rawAccept waits on (accept.go), a dup of ln's.
-	rawFile *os.File
+	// The listening socket as a bare fd (accept.go), its address, and
+	// whether that is a wildcard (the address a client reached is asked
+	// per connection then).
+	fd       int
+	local    net.Addr
+	wildcard bool
+	// mu guards fd and bells: loops accept under it (read), closing
+	// takes it (write), so no loop accepts on a closed, reused fd.
+	mu      sync.RWMutex
+	bells   []*bellRT
 	closing atomic.Bool
+}
+
+// newListenerRT takes ln's socket for the accept bells (listenFD closes
+// ln).
+func newListenerRT(key, network, addr string, ln net.Listener) (*listenerRT, error) {
+	local := ln.Addr()
+	fd, err := listenFD(ln)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	l := &listenerRT{key: key, network: network, addr: addr, fd: fd, local: local}
+	if ta, ok := local.(*net.TCPAddr); ok && (ta.IP == nil || ta.IP.IsUnspecified()) {
+		l.wildcard = true
+	}
+	return l, nil
 }
 
 // submitter takes blocking work off the loops without blocking: the
@@ -396,13 +418,11 @@ func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
 				rt.closeListeners(opened)
 				return nil, fmt.Errorf("inherited listener %s: %v", srv.listen, err)
 			}
-			f, err := rawListenFile(ln)
+			l, err := newListenerRT(key, network, addr, ln)
 			if err != nil {
-				_ = ln.Close()
 				rt.closeListeners(opened)
 				return nil, fmt.Errorf("inherited listener %s: %v", srv.listen, err)
 			}
-			l := &listenerRT{key: key, network: network, addr: addr, ln: ln, rawFile: f, done: make(chan struct{})}
 			l.srv.Store(srv)
 			opened = append(opened, l)
 			continue
@@ -422,13 +442,11 @@ func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
 			rt.closeListeners(opened)
 			return nil, fmt.Errorf("bind() to %s failed (%v)", srv.listen, err)
 		}
-		f, err := rawListenFile(ln)
+		l, err := newListenerRT(key, network, addr, ln)
 		if err != nil {
-			_ = ln.Close()
 			rt.closeListeners(opened)
 			return nil, fmt.Errorf("bind() to %s failed (%v)", srv.listen, err)
 		}
-		l := &listenerRT{key: key, network: network, addr: addr, ln: ln, rawFile: f, done: make(chan struct{})}
 		l.srv.Store(srv)
 		opened = append(opened, l)
 	}
@@ -444,23 +462,17 @@ func (rt *runtimeState) bind(servers []*serverRT) ([]*listenerRT, error) {
 
 func (rt *runtimeState) startAccepting(ls []*listenerRT) {
 	for _, l := range ls {
-		go rt.accept(l)
+		rt.startBells(l)
 		srv := l.srv.Load()
 		rt.log.Info("listening", "protocol", srv.cfg.Protocol.String(), "listen", srv.listen)
 	}
 }
 
-// closeListeners stops accepting on ls; their accept goroutines end.
+// closeListeners stops accepting on ls on every loop and closes them.
 func (rt *runtimeState) closeListeners(ls []*listenerRT) {
 	for _, l := range ls {
 		l.closing.Store(true)
-		if l.rawFile != nil {
-			_ = l.rawFile.Close()
-		}
-		if ul, ok := l.ln.(*net.UnixListener); ok {
-			ul.SetUnlinkOnClose(false) // removed below, when it is ours alone
-		}
-		_ = l.ln.Close()
+		rt.stopBells(l)
 		if l.network == "unix" && !rt.upgradeChild.Load() {
 			// The socket file stays while a new binary (USR2) has it.
 			_ = os.Remove(l.addr)
@@ -533,27 +545,6 @@ func (rt *runtimeState) forEachLoop(f func(ls *loopState)) {
 		return true
 	})
 	wg.Wait()
-}
-
-// accept runs in its own goroutine per listener: Go owns the listening
-// socket (so EMFILE cannot stop the engine, and draining can stop accepting)
-// and hands each connection to the gnet engine.
-func (rt *runtimeState) accept(l *listenerRT) {
-	defer close(l.done)
-	rt.rawAccept(l)
-}
-
-// acceptFailed handles an accept error other than a closed listener
-// (EMFILE and friends): count it, log it, and wait before the next try,
-// doubling the wait up to a second, instead of dying as gnet's acceptor
-// does. backoff is reset to 5 ms by the caller after a success.
-func (rt *runtimeState) acceptFailed(srv *serverRT, err error, backoff *time.Duration) {
-	srv.stats.Rejected("error")
-	rt.log.Error("accept() failed", "server", srv.listen, "err", err.Error())
-	time.Sleep(*backoff)
-	if *backoff < time.Second {
-		*backoff *= 2
-	}
 }
 
 // admit applies the accept-time limits to a new connection of srv: none

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // A binary upgrade without dropping a session, as nginx's USR2 does it:
@@ -111,9 +113,15 @@ func (rt *runtimeState) upgrade(adminLn net.Listener) {
 		return true
 	}
 	for key, l := range rt.listeners {
-		if !add(key, l.ln) {
+		l.mu.RLock()
+		fd, err := unix.FcntlInt(uintptr(l.fd), unix.F_DUPFD_CLOEXEC, 0)
+		l.mu.RUnlock()
+		if err != nil {
+			rt.log.Error("upgrade: cannot hand over "+key, "err", err.Error())
 			return
 		}
+		files = append(files, os.NewFile(uintptr(fd), key))
+		keys = append(keys, key)
 	}
 	if adminLn != nil && !add("admin "+adminLn.Addr().String(), adminLn) {
 		return

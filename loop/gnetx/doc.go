@@ -9,13 +9,17 @@
 //   - epoll.go: reflection on gnet's conn to find its loop's epoll fd, and
 //     EPOLL_CTL_MOD on it to pause and resume reading a connection
 //     (backpressure, which gnet lacks: gnet-notes §2.5);
+//   - bell.go: a listening socket added to a loop's epoll set with a
+//     doorbell conn's fd as the event data (an always-readable eventfd
+//     taken out of the set itself), so that a waiting connection becomes
+//     an OnTraffic on the loop, which accepts it there (loop/accept.go);
 //   - version.go: the gnet version these were written for. CheckVersion
 //     and Init fail when the build links another gnet or the shapes moved;
 //     mailproxy then refuses to start. There is no fallback path.
 //
 // Goroutines: Init runs once, from gnet's first OnTick (after the loops
 // exist). Engine.Pick and Loop's counters are safe from any goroutine.
-// Engine.Register must run on the loop it registers on (a callback of one
+// Engine.Register and Engine.NewBell must run on the loop they register on (a callback of one
 // of its conns, or an EventLoop.Execute closure). EpollFd and
-// SetReadInterest run on the conn's loop.
+// SetReadInterest run on the conn's loop; Bell.Ring and Unring anywhere.
 package gnetx

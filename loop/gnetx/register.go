@@ -148,6 +148,26 @@ func (re *Engine) Pick() *Loop {
 	return best
 }
 
+// PickFrom chooses the loop for a connection accepted on here: here,
+// unless it has two client sessions more than the least loaded loop,
+// which then gets it. It counts the connection in the chosen loop's
+// Pending, as Pick does. Safe for concurrent use.
+func (re *Engine) PickFrom(here *Loop) *Loop {
+	best := here
+	load := here.Sessions.Load() + here.Pending.Load()
+	min := load
+	for _, l := range re.Loops {
+		if n := l.Sessions.Load() + l.Pending.Load(); n < min {
+			best, min = l, n
+		}
+	}
+	if load-min < 2 {
+		best = here
+	}
+	best.Pending.Add(1)
+	return best
+}
+
 // LoopFor finds the handle of el, nil if el is not one of the engine's.
 func (re *Engine) LoopFor(el gnet.EventLoop) *Loop {
 	for _, l := range re.Loops {
@@ -163,17 +183,22 @@ func (re *Engine) LoopFor(el gnet.EventLoop) *Loop {
 // returns. On error fd is closed. Must run on l (an Execute closure or a
 // callback of one of l's conns).
 func (re *Engine) Register(l *Loop, fd int, network string, local, remote net.Addr, ctx any) error {
+	_, err := re.register(l, fd, network, local, remote, ctx)
+	return err
+}
+
+func (re *Engine) register(l *Loop, fd int, network string, local, remote net.Addr, ctx any) (gnet.Conn, error) {
 	// gnet keeps a Sockaddr only for datagram replies; stream sockets
 	// need none.
 	p := gnetNewStreamConn(network, fd, l.ptr, nil, local, remote)
 	c, _ := reflect.NewAt(re.connType.Elem(), p).Interface().(gnet.Conn)
 	if c == nil {
 		_ = unix.Close(fd)
-		return ErrUnsupported
+		return nil, ErrUnsupported
 	}
 	c.SetContext(ctx)
 	// register0 closes fd itself when epoll refuses it.
-	return gnetRegister0(l.ptr, p)
+	return c, gnetRegister0(l.ptr, p)
 }
 
 // SockaddrAddr is the net.Addr gnet keeps for sa. An IPv4 or zoneless
