@@ -1,6 +1,9 @@
 package mockbackend
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // errIMAPLogout ends a session after LOGOUT.
 var errIMAPLogout = errors.New("mockbackend: logout")
@@ -11,8 +14,12 @@ type imapReplies struct {
 
 const imapCaps = "IMAP4rev1 LITERAL+ SASL-IR IDLE AUTH=PLAIN"
 
-func newIMAPReplies(host string, msg []byte, size string) imapReplies {
+func newIMAPReplies(host string, msg []byte, size string, noLiteralPlus bool) imapReplies {
 	var r imapReplies
+	imapCaps := imapCaps
+	if noLiteralPlus {
+		imapCaps = strings.Replace(imapCaps, " LITERAL+", "", 1)
+	}
 	r.greeting = []byte("* OK [CAPABILITY " + imapCaps + "] " + host + " mock IMAP ready\r\n")
 	r.capability = []byte("* CAPABILITY " + imapCaps + "\r\n")
 	r.selected = []byte("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n" +

@@ -19,6 +19,10 @@ var errLineTooLong = errors.New("mockbackend: command line too long")
 type Config struct {
 	Size     int    // bytes of the one message in the mailbox; default 4096
 	Hostname string // in greetings and EHLO; default "mock.bench"
+	// NoLiteralPlus leaves LITERAL+ out of the IMAP capabilities (a
+	// backend that wants synchronising literals; the proxy's LOGIN then
+	// takes a round trip per literal).
+	NoLiteralPlus bool
 }
 
 // Stats are counters since start.
@@ -59,7 +63,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, msg: Message(cfg.Size)}
 	size := strconv.Itoa(len(s.msg))
-	s.imap = newIMAPReplies(cfg.Hostname, s.msg, size)
+	s.imap = newIMAPReplies(cfg.Hostname, s.msg, size, cfg.NoLiteralPlus)
 	s.pop3 = newPOP3Replies(cfg.Hostname, s.msg, size)
 	s.smtp = newSMTPReplies(cfg.Hostname)
 	return s

@@ -71,9 +71,10 @@ func runMockBackend(args []string) error {
 	smtp := fs.String("smtp", "127.0.0.1:19025", "SMTP listen address (empty: off)")
 	size := fs.Int("size", 4096, "size in bytes of the message served by FETCH and RETR")
 	name := fs.String("name", "mock.bench", "host name in greetings")
+	noLitPlus := fs.Bool("no-literal-plus", false, "IMAP: do not advertise LITERAL+ (the proxy then sends synchronising literals)")
 	fs.Parse(args)
 
-	srv := mockbackend.New(mockbackend.Config{Size: *size, Hostname: *name})
+	srv := mockbackend.New(mockbackend.Config{Size: *size, Hostname: *name, NoLiteralPlus: *noLitPlus})
 	for _, l := range []struct {
 		addr  string
 		serve func(net.Listener) error
