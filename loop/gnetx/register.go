@@ -125,33 +125,13 @@ func rawField(v reflect.Value) reflect.Value {
 	return reflect.NewAt(v.Type(), unsafe.Pointer(v.UnsafeAddr())).Elem()
 }
 
-// Pick chooses the loop for a new client connection: the one with the
-// fewest client sessions (backend connections do not count), but the
-// first loop unless it has two more than that, so that a light load keeps
-// one loop (and its caches) warm while a heavy one is balanced within one
-// session. It counts the connection in the loop's Pending; the caller
-// takes it back once the socket is registered. Safe for concurrent use.
-func (re *Engine) Pick() *Loop {
-	first := re.Loops[0]
-	best := first
-	load0 := first.Sessions.Load() + first.Pending.Load()
-	min := load0
-	for _, l := range re.Loops[1:] {
-		if n := l.Sessions.Load() + l.Pending.Load(); n < min {
-			best, min = l, n
-		}
-	}
-	if load0-min < 2 {
-		best = first
-	}
-	best.Pending.Add(1)
-	return best
-}
-
 // PickFrom chooses the loop for a connection accepted on here: here,
-// unless it has two client sessions more than the least loaded loop,
-// which then gets it. It counts the connection in the chosen loop's
-// Pending, as Pick does. Safe for concurrent use.
+// unless it has two client sessions more than the least loaded loop
+// (backend connections do not count), which then gets it; so a light
+// load stays on the loop that woke while a heavy one is balanced within
+// one session. It counts the connection in the chosen loop's Pending; the
+// caller takes it back once the socket is registered. Safe for
+// concurrent use.
 func (re *Engine) PickFrom(here *Loop) *Loop {
 	best := here
 	load := here.Sessions.Load() + here.Pending.Load()

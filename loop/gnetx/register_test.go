@@ -101,7 +101,7 @@ func TestGnetRawRegister(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := re.Pick()
+		l := re.PickFrom(re.Loops[0])
 		ctxv := "hello" + string(rune('0'+i))
 		regErr := make(chan error, 1)
 		err = l.EL.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {

@@ -387,30 +387,25 @@ func (t *Conn) Read(p []byte) (int, error) {
 // an idle session holds no decrypted buffer and, once crypto/tls's input
 // is empty, none of crypto/tls's either (Trim).
 func (t *Conn) Pump(limit int) {
-	if t.RErr == nil && len(t.Plain) == 0 && limit > 0 {
-		bp := pumpScratch.Get().(*[]byte)
-		n, err := t.Read((*bp)[:min(limit, len(*bp))])
-		if n > 0 {
-			t.Plain = append(make([]byte, 0, n+512), (*bp)[:n]...)
-		}
-		pumpScratch.Put(bp)
-		if err != nil {
-			t.RErr = err
-			return
-		}
-		if n == 0 {
-			t.Trim()
-			return
-		}
-	}
 	for t.RErr == nil && len(t.Plain) < limit {
-		if cap(t.Plain)-len(t.Plain) < 512 {
-			grown := make([]byte, len(t.Plain), 2*cap(t.Plain)+4096)
-			copy(grown, t.Plain)
-			t.Plain = grown
+		var n int
+		var err error
+		if len(t.Plain) == 0 {
+			bp := pumpScratch.Get().(*[]byte)
+			n, err = t.Read((*bp)[:min(limit, len(*bp))])
+			if n > 0 {
+				t.Plain = append(make([]byte, 0, n+512), (*bp)[:n]...)
+			}
+			pumpScratch.Put(bp)
+		} else {
+			if cap(t.Plain)-len(t.Plain) < 512 {
+				grown := make([]byte, len(t.Plain), 2*cap(t.Plain)+4096)
+				copy(grown, t.Plain)
+				t.Plain = grown
+			}
+			n, err = t.Read(t.Plain[len(t.Plain):cap(t.Plain)])
+			t.Plain = t.Plain[:len(t.Plain)+n]
 		}
-		n, err := t.Read(t.Plain[len(t.Plain):cap(t.Plain)])
-		t.Plain = t.Plain[:len(t.Plain)+n]
 		if err != nil {
 			t.RErr = err
 			return
