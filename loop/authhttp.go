@@ -45,6 +45,7 @@ func (rt *runtimeState) authGroup(sc *config.Server) (*authhttp.Group, *authhttp
 				ac = authhttp.NewClient(u.Addr, u.Host, u.URI, 4*64*rt.numLoops)
 			}
 			ac.SetResolver(res)
+			ac.SetWaker(rt.newAuthWaiter) // answers wake a loop (authwake.go)
 			rt.auths[key] = ac
 			stats.AuthConnsOpened(u.Addr, ac.ConnsOpened)
 			stats.AuthEndpoint(u.Addr, stats.AuthEndpointFuncs{Requests: ac.Requests, Errors: ac.Errors, Up: ac.Up})

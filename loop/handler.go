@@ -75,8 +75,8 @@ func (h *handler) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 			return nil, a
 		}
 		return ctx.s.ppBackendHeader(), gnet.None // proxy_protocol on|v2 (proxyproto.go)
-	case *bellRT:
-		return nil, gnet.None // a listener's doorbell (accept.go)
+	case *bellRT, *authWaiter:
+		return nil, gnet.None // a listener's or an auth connection's doorbell (accept.go, authwake.go)
 	}
 	// The placeholder listener gnet needs: nobody should be here.
 	return nil, gnet.Close
@@ -162,6 +162,10 @@ func (h *handler) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	case *bellRT:
 		h.rt.bellAccept(ctx, c)
 		return gnet.None
+	case *authWaiter:
+		_, _ = c.Discard(-1)
+		ctx.ring()
+		return gnet.None
 	case *session:
 		s := ctx
 		if s.closed {
@@ -233,6 +237,8 @@ func (h *handler) OnTraffic(c gnet.Conn) (action gnet.Action) {
 func (h *handler) OnClose(c gnet.Conn, err error) (action gnet.Action) {
 	defer recoverConn(c, "OnClose", &action)
 	switch ctx := c.Context().(type) {
+	case *authWaiter:
+		ctx.gone()
 	case *session:
 		s := ctx
 		s.client = nil

@@ -92,20 +92,21 @@ type submitter interface {
 
 // runtimeState is the whole running proxy.
 type runtimeState struct {
-	cfg      atomic.Pointer[config.Config]
-	log      *slog.Logger
-	eng      gnet.Engine
-	raw      *gnetx.Engine // the loops, as loop/gnetx registers sockets on them
-	pool     submitter     // the worker pool (pool.go)
-	clock    *clock
-	loops    sync.Map // gnet.EventLoop -> *loopState
-	nloops   atomic.Int32
-	numLoops int
-	sessions atomic.Int64
-	nextID   atomic.Uint64
-	draining atomic.Bool
-	stopping atomic.Bool // the engine is closing every connection (INT, or the end of a drain)
-	ready    atomic.Bool
+	cfg        atomic.Pointer[config.Config]
+	log        *slog.Logger
+	eng        gnet.Engine
+	raw        *gnetx.Engine // the loops, as loop/gnetx registers sockets on them
+	pool       submitter     // the worker pool (pool.go)
+	clock      *clock
+	loops      sync.Map // gnet.EventLoop -> *loopState
+	nloops     atomic.Int32
+	numLoops   int
+	sessions   atomic.Int64
+	nextID     atomic.Uint64
+	nextWaiter atomic.Uint32 // round robin of the auth_http doorbells over the loops (authwake.go)
+	draining   atomic.Bool
+	stopping   atomic.Bool // the engine is closing every connection (INT, or the end of a drain)
+	ready      atomic.Bool
 	// upgradeChild: a new binary started by USR2 is running (upgrade.go);
 	// the unix-socket listeners' files are then its too.
 	upgradeChild atomic.Bool

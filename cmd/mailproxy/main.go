@@ -249,14 +249,18 @@ func serve(conf string, stderr io.Writer) int {
 	return 0
 }
 
-// setMaxProcs gives the Go scheduler one P per event loop plus one for
-// everything else (auth workers, accept goroutines, TLS handshakes, GC),
-// unless GOMAXPROCS is set; it never lowers Go's default (the CPU count).
-// gnet's loops block in epoll_wait holding their P; with no idle P left,
-// the runtime's sysmon takes the P back after 20 µs of every wait and the
-// loop thread must get one again when it wakes: thread hand-offs on every
-// event. The choice was measured (bench/RESULTS.md, "GOMAXPROCS"): more Ps
-// only add idle threads spinning for work, fewer starve the goroutines.
+// setMaxProcs gives the Go scheduler one P per event loop (at least two),
+// unless GOMAXPROCS is set, as nginx's worker_processes says how many
+// cores the proxy uses. Everything else a login needs runs on the loops'
+// threads between their rounds: accepts (accept.go), auth_http answers
+// (authwake.go: they wake a loop, not Go's netpoller) and TLS handshake
+// goroutines (readied by the loop that feeds them). A spare P costs: gnet's
+// poller calls runtime.Gosched after every empty poll, and with an idle P
+// each call wakes a thread that finds nothing to do. Measured
+// (bench/RESULTS.md, issue 13, "GOMAXPROCS = loops"): 9-23% less CPU per
+// login than loops + 1, with the same latency. Two at least: with one P
+// the few goroutines that still wait in Go's netpoller (admin, Redis, DNS)
+// would wait for sysmon.
 func setMaxProcs(loops int) {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
@@ -264,9 +268,7 @@ func setMaxProcs(loops int) {
 	if loops <= 0 {
 		loops = runtime.NumCPU() // loop.Run's default
 	}
-	if n := loops + 1; n > runtime.GOMAXPROCS(0) {
-		runtime.GOMAXPROCS(n)
-	}
+	runtime.GOMAXPROCS(max(loops, 2))
 }
 
 // errnoText renders "(13: Permission denied)" like nginx.

@@ -43,6 +43,7 @@ type Client struct {
 
 	opened atomic.Uint64
 	h      health // up/down and counters, for Group (group.go)
+	waker  atomic.Pointer[func() (Waiter, error)] // SetWaker
 }
 
 // Transport limits. auth_http_timeout (per call) is the deadline that

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -27,9 +28,31 @@ func (c *Client) authDial(addr string, timeout time.Duration) (net.Conn, error) 
 	}
 	ac := &authConn{rec: make([]byte, 0, codec.AuthMaxResponse+1), turn: make(chan struct{}, 1), redial: c.authDialRaw, res: c.res}
 	ac.peekFD = ac.peek
+	ac.readFD = ac.rawRead
 	ac.use(nc, gen)
+	if w := c.waker.Load(); w != nil && ac.raw != nil {
+		if wt, err := (*w)(); err == nil {
+			ac.wait = wt
+		}
+	}
 	return ac, nil
 }
+
+// Waiter is a doorbell that an event loop rings when a socket is
+// readable (loop/authwake.go): an authConn with one waits on C instead of
+// parking in Go's netpoller, so that the answer wakes the loop and the
+// worker runs on the loop's thread. Arm makes the socket's next
+// readability ring it once; after Close, or once the loop is gone, Arm
+// fails and C is closed, and the connection reads through Go's netpoller.
+type Waiter interface {
+	Arm(fd int) error
+	C() <-chan struct{}
+	Close()
+}
+
+// SetWaker gives the connections c dials from now on a Waiter each (plain
+// TCP only: https:// and unix: keep Go's netpoller).
+func (c *Client) SetWaker(w func() (Waiter, error)) { c.waker.Store(&w) }
 
 // authDialRaw opens one connection to the auth server, by deadline: a
 // host name's addresses in turn (resolve.go) until one accepts, then, for
@@ -138,6 +161,15 @@ type authConn struct {
 	gen      uint64     // res's generation when the socket was dialed (authAddrs.retired)
 
 	turn chan struct{} // holds one token from a request's first write until done
+
+	wait   Waiter // nil: reads park in Go's netpoller
+	readFD func(fd uintptr) bool
+	rbuf   []byte // rawRead's buffer and results
+	rn     int
+	rerr   error
+	rfd    int
+	rdl    time.Time // the read deadline fasthttp set
+	timer  *time.Timer
 
 	mu      sync.Mutex
 	rec     []byte
@@ -307,7 +339,7 @@ func (a *authConn) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	a.mu.Unlock()
-	n, err := a.Conn.Read(b)
+	n, err := a.sockRead(b)
 	if n <= 0 {
 		return n, err
 	}
@@ -329,6 +361,96 @@ func (a *authConn) Read(b []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// sockRead reads the socket: through Go's netpoller, or, with a Waiter,
+// by non-blocking reads that wait on the loop's doorbell in between.
+func (a *authConn) sockRead(b []byte) (int, error) {
+	if a.wait == nil || a.raw == nil {
+		return a.Conn.Read(b)
+	}
+	for {
+		a.rbuf = b
+		err := a.raw.Read(a.readFD)
+		a.rbuf = nil
+		if err != nil {
+			return 0, err // closed
+		}
+		switch a.rerr {
+		case nil:
+			if a.rn == 0 {
+				return 0, io.EOF
+			}
+			return a.rn, nil
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+		default:
+			return 0, &net.OpError{Op: "read", Net: "tcp", Addr: a.Conn.RemoteAddr(), Err: os.NewSyscallError("read", a.rerr)}
+		}
+		if a.wait.Arm(a.rfd) != nil {
+			a.wait = nil // the loop is gone: Go's netpoller from now on
+			return a.Conn.Read(b)
+		}
+		if !a.ring() {
+			return 0, &net.OpError{Op: "read", Net: "tcp", Addr: a.Conn.RemoteAddr(), Err: os.ErrDeadlineExceeded}
+		}
+	}
+}
+
+// rawRead is sockRead's RawConn callback: one non-blocking read.
+func (a *authConn) rawRead(fd uintptr) bool {
+	a.rn, a.rerr = syscall.Read(int(fd), a.rbuf)
+	if a.rn < 0 {
+		a.rn = 0
+	}
+	a.rfd = int(fd)
+	return true
+}
+
+// ring waits for the doorbell until the read deadline; false: the
+// deadline passed.
+func (a *authConn) ring() bool {
+	if a.rdl.IsZero() {
+		<-a.wait.C()
+		return true
+	}
+	d := time.Until(a.rdl)
+	if d <= 0 {
+		return false
+	}
+	if a.timer == nil {
+		a.timer = time.NewTimer(d)
+	} else {
+		a.timer.Reset(d)
+	}
+	select {
+	case <-a.wait.C():
+		a.timer.Stop()
+		return true
+	case <-a.timer.C:
+		return false
+	}
+}
+
+// SetReadDeadline remembers the deadline for the doorbell's wait too.
+func (a *authConn) SetReadDeadline(t time.Time) error {
+	a.rdl = t
+	return a.Conn.SetReadDeadline(t)
+}
+
+// SetDeadline is SetReadDeadline and SetWriteDeadline.
+func (a *authConn) SetDeadline(t time.Time) error {
+	a.rdl, a.wdl = t, t
+	return a.Conn.SetDeadline(t)
+}
+
+// Close closes the socket and the connection's doorbell.
+func (a *authConn) Close() error {
+	if a.wait != nil {
+		a.wait.Close()
+	}
+	return a.Conn.Close()
 }
 
 // authHasStatusPrefix: b starts with "HTTP/", or with a prefix of it.

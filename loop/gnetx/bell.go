@@ -80,3 +80,16 @@ func (b *Bell) Unring(lfd int) error {
 	}
 	return err
 }
+
+// Arm makes the next readability of the socket fd (not a listener: one
+// event, then disarmed; EPOLLONESHOT) ring b. Only EPOLLIN is asked for:
+// gnet would read an EPOLLRDHUP bell until its read ran dry, which an
+// always-readable eventfd never does. Safe from any goroutine.
+func (b *Bell) Arm(fd int) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(b.fd)}
+	err := unix.EpollCtl(b.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+	if errors.Is(err, unix.ENOENT) {
+		err = unix.EpollCtl(b.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	}
+	return err
+}
