@@ -42,7 +42,7 @@ type Client struct {
 	res  *authAddrs  // a host name: its addresses, re-resolved (resolve.go); nil for an IP or unix:
 
 	opened atomic.Uint64
-	h      health // up/down and counters, for Group (group.go)
+	h      health                                 // up/down and counters, for Group (group.go)
 	waker  atomic.Pointer[func() (Waiter, error)] // SetWaker
 }
 
