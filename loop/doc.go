@@ -20,7 +20,8 @@
 //     tls_session.go (handshakes, STARTTLS, TLS to backends, Auth-SSL-*);
 //     auth.go (the request, the worker hand-off, the answer);
 //     authcache.go (auth_http_cache hits on the loop); authhttp.go (the
-//     auth_http servers of a config as an authhttp.Group); edge.go
+//     auth_http servers of a config as an authhttp.Group); authwake.go
+//     (auth_http answers ring a loop doorbell, not Go's netpoller); edge.go
 //     (the edge defence's hooks: access lists, caps, bans).
 //
 // Leaf services, each a package with its own doc.go: loop/authhttp (the

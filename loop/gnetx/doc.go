@@ -13,6 +13,9 @@
 //     doorbell conn's fd as the event data (an always-readable eventfd
 //     taken out of the set itself), so that a waiting connection becomes
 //     an OnTraffic on the loop, which accepts it there (loop/accept.go);
+//     and Bell.Arm, the same for one readability of an auth_http socket
+//     (EPOLLONESHOT), which wakes the worker waiting for it
+//     (loop/authwake.go);
 //   - version.go: the gnet version these were written for. CheckVersion
 //     and Init fail when the build links another gnet or the shapes moved;
 //     mailproxy then refuses to start. There is no fallback path.
