@@ -51,7 +51,7 @@ type Waiter interface {
 }
 
 // SetWaker gives the connections c dials from now on a Waiter each (plain
-// TCP only: https:// and unix: keep Go's netpoller).
+// TCP and unix: sockets; https:// keeps Go's netpoller).
 func (c *Client) SetWaker(w func() (Waiter, error)) { c.waker.Store(&w) }
 
 // authDialRaw opens one connection to the auth server, by deadline: a

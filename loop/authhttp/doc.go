@@ -81,8 +81,8 @@
 //     in Go's netpoller; they read non-blocking and wait on a doorbell an
 //     event loop rings when the socket is readable (loop/authwake.go), so
 //     that the answer wakes a loop and the worker runs on its thread;
-//     https:// and unix: connections, and a connection whose loop is
-//     gone, read through Go's netpoller;
+//     https:// connections, and a connection whose loop is gone, read
+//     through Go's netpoller;
 //   - Cache (cache.go): the auth cache, keyed by an HMAC of the
 //     credentials, safe for every event loop at once.
 //
