@@ -165,26 +165,7 @@ func (ic *imapConf) clientData(s *session) {
 	if s.imap == nil {
 		s.imap = &imapState{}
 	}
-	limit := s.clientBuffer()
-	for s.phase == PhasePreAuth && !s.closed && s.client != nil && !s.preAuthBlocked() {
-		buf := s.in()
-		if len(buf) == 0 {
-			return
-		}
-		var n int
-		var more bool
-		if s.sasl == saslNone {
-			n, more = ic.commandStep(s, buf, limit)
-		} else {
-			n, more = s.saslReadStep(&imapSASL, buf, limit)
-		}
-		if n > 0 && !s.closed {
-			s.consume(n)
-		}
-		if !more {
-			return
-		}
-	}
+	s.preAuthRead(&imapSASL, ic.commandStep, nil)
 }
 
 // commandStep handles at most one command at the start of buf. It

@@ -189,26 +189,7 @@ func (pc *pop3Conf) greet(s *session) []byte {
 // command at a time, until the buffer holds no complete line or auth
 // starts (what follows then waits in gnet's buffer for the backend).
 func (pc *pop3Conf) clientData(s *session) {
-	limit := s.clientBuffer()
-	for s.phase == PhasePreAuth && !s.closed && s.client != nil && !s.preAuthBlocked() {
-		buf := s.in()
-		if len(buf) == 0 {
-			return
-		}
-		var n int
-		var more bool
-		if s.sasl == saslNone {
-			n, more = pc.commandStep(s, buf, limit)
-		} else {
-			n, more = s.saslReadStep(&pop3SASL, buf, limit)
-		}
-		if n > 0 && !s.closed {
-			s.consume(n)
-		}
-		if !more {
-			return
-		}
-	}
+	s.preAuthRead(&pop3SASL, pc.commandStep, nil)
 }
 
 // commandStep handles the command at the start of buf; it returns the

@@ -26,6 +26,7 @@ func (c *pop3BenchConn) Discard(n int) (int, error)  { c.off += n; return n, nil
 func (c *pop3BenchConn) Write(b []byte) (int, error) { c.out += len(b); return len(b), nil }
 func (c *pop3BenchConn) InboundBuffered() int        { return len(c.in) - c.off }
 func (c *pop3BenchConn) Close() error                { return nil }
+func (c *pop3BenchConn) OutboundBuffered() int       { return 0 } // the client reads all: never over the pre-auth bound
 
 // pop3BenchSession is a pre-auth session of ops over conn, on a loop of
 // its own, with no event loop behind it.

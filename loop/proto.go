@@ -50,6 +50,38 @@ type protoOps struct {
 	lazyAuth bool
 }
 
+// preAuthRead is the pre-auth loop the three protocols share: one step at
+// a time over the client's bytes (a command, or a SASL response while an
+// exchange runs) until nothing complete is left, the step says stop (auth
+// started, the session closed), or the client's output is over its bound
+// (preAuthBlocked). mayRead, when not nil, is asked before each step.
+func (s *session) preAuthRead(d *saslDialect, step func(s *session, buf []byte, limit int) (int, bool),
+	mayRead func(s *session, buf []byte) bool) {
+	limit := s.clientBuffer()
+	for s.phase == PhasePreAuth && !s.closed && s.client != nil && !s.preAuthBlocked() {
+		buf := s.in()
+		if len(buf) == 0 {
+			return
+		}
+		if mayRead != nil && !mayRead(s, buf) {
+			return
+		}
+		var n int
+		var more bool
+		if s.sasl == saslNone {
+			n, more = step(s, buf, limit)
+		} else {
+			n, more = s.saslReadStep(d, buf, limit)
+		}
+		if n > 0 && !s.closed {
+			s.consume(n)
+		}
+		if !more {
+			return
+		}
+	}
+}
+
 // opsFor makes the protocol ops of server c, or says why it cannot serve.
 func opsFor(c *config.Server) (*protoOps, error) {
 	switch c.Protocol {

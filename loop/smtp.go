@@ -232,35 +232,23 @@ func (sc *smtpConf) onTimer(s *session) bool {
 }
 
 func (sc *smtpConf) clientData(s *session) {
-	limit := s.clientBuffer()
-	for s.phase == PhasePreAuth && !s.closed && s.client != nil && !s.preAuthBlocked() {
-		buf := s.in()
-		if len(buf) == 0 {
-			return
-		}
-		if s.wait == waitResolver {
-			return // not read until the lookups end (resolver.go)
-		}
-		if s.smtp.step == smtpGreetingPending {
-			s.info("client was rejected before greeting: \"" + clientText(buf) + "\"")
-			s.write(smtpInvalidPipe)
-			s.close("early talker")
-			return
-		}
-		var n int
-		var more bool
-		if s.sasl == saslNone {
-			n, more = sc.commandStep(s, buf, limit)
-		} else {
-			n, more = s.saslReadStep(&smtpSASL, buf, limit)
-		}
-		if n > 0 && !s.closed {
-			s.consume(n)
-		}
-		if !more {
-			return
-		}
+	s.preAuthRead(&smtpSASL, sc.commandStep, smtpMayRead)
+}
+
+// smtpMayRead is SMTP's check before each pre-auth step: nothing is read
+// while the client's lookups run (resolver.go), and a client that talks
+// before the greeting is refused.
+func smtpMayRead(s *session, buf []byte) bool {
+	if s.wait == waitResolver {
+		return false // not read until the lookups end (resolver.go)
 	}
+	if s.smtp.step == smtpGreetingPending {
+		s.info("client was rejected before greeting: \"" + clientText(buf) + "\"")
+		s.write(smtpInvalidPipe)
+		s.close("early talker")
+		return false
+	}
+	return true
 }
 
 // commandStep handles the command at the start of buf; it returns the
