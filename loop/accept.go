@@ -37,13 +37,6 @@ import (
 // than the least loaded one hands the socket to that one (Execute, the
 // old path) instead of keeping it.
 
-// acceptBatch bounds the connections one loop accepts per wake-up, so a
-// connection flood cannot keep it from its sessions (level-triggered: the
-// rest ring again on the next round, which costs an epoll_wait instead of
-// the accept4 that would find none). One measured best at 2,000 logins/s
-// (bench/RESULTS.md): most wake-ups carry one connection.
-const acceptBatch = 1
-
 // bellRT is one listener's doorbell on one loop: the gnet context of the
 // bell's conn.
 type bellRT struct {
@@ -122,11 +115,7 @@ func (rt *runtimeState) stopBells(l *listenerRT) {
 	defer l.mu.Unlock()
 	for _, b := range l.bells {
 		_ = b.bell.Unring(l.fd)
-		bc := b.bell.Conn
-		_ = b.loop.EL.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			_ = bc.Close()
-			return nil
-		}))
+		b.bell.Close()
 	}
 	l.bells = nil
 	if l.fd >= 0 {
@@ -136,6 +125,11 @@ func (rt *runtimeState) stopBells(l *listenerRT) {
 }
 
 // bellAccept runs on b's loop when its listener has connections waiting.
+// It accepts one per wake-up, so that a connection flood cannot keep the
+// loop from its sessions: the bell is level-triggered, and the rest ring
+// again on the next round, which costs an epoll_wait instead of the
+// accept4 that would find none. One per wake-up measured best at 2,000
+// logins/s (bench/RESULTS.md): most wake-ups carry one connection.
 func (rt *runtimeState) bellAccept(b *bellRT, c gnet.Conn) {
 	_, _ = c.Discard(-1) // the bell's 8 bytes
 	l := b.l
@@ -144,29 +138,27 @@ func (rt *runtimeState) bellAccept(b *bellRT, c gnet.Conn) {
 	if l.closing.Load() || l.fd < 0 {
 		return
 	}
-	for range acceptBatch {
-		// syscall's, not x/sys/unix's: the latter asks the kernel for
-		// SO_PROTOCOL on every IPv4/IPv6 address it decodes.
-		nfd, sa, err := syscall.Accept4(l.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
-		switch err {
-		case nil:
-		case syscall.EAGAIN, syscall.EINTR, syscall.ECONNABORTED:
-			return // none, or one gone: the bell rings again if more wait
-		default:
-			rt.bellFailed(b, err)
-			return
-		}
-		b.backoff = acceptBackoff
-		loc := l.local
-		if l.wildcard {
-			// A wildcard listener does not know the address a client
-			// reached; ask the kernel (PROXY headers to backends need it).
-			if lsa, err := unix.Getsockname(nfd); err == nil {
-				loc = gnetx.SockaddrAddr(lsa)
-			}
-		}
-		rt.adoptOn(l, b.loop, nfd, rawAcceptedAddr(sa), loc)
+	// syscall's, not x/sys/unix's: the latter asks the kernel for
+	// SO_PROTOCOL on every IPv4/IPv6 address it decodes.
+	nfd, sa, err := syscall.Accept4(l.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+	switch err {
+	case nil:
+	case syscall.EAGAIN, syscall.EINTR, syscall.ECONNABORTED:
+		return // none, or one gone: the bell rings again if more wait
+	default:
+		rt.bellFailed(b, err)
+		return
 	}
+	b.backoff = acceptBackoff
+	loc := l.local
+	if l.wildcard {
+		// A wildcard listener does not know the address a client
+		// reached; ask the kernel (PROXY headers to backends need it).
+		if lsa, err := unix.Getsockname(nfd); err == nil {
+			loc = gnetx.SockaddrAddr(lsa)
+		}
+	}
+	rt.adoptOn(l, b.loop, nfd, rawAcceptedAddr(sa), loc)
 }
 
 // acceptBackoff is the first wait after an accept error.

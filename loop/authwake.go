@@ -25,7 +25,6 @@ import (
 // authWaiter is one auth_http connection's doorbell: the gnet context of
 // the bell's conn and the authhttp.Waiter its connection waits on.
 type authWaiter struct {
-	loop   *gnetx.Loop
 	bell   *gnetx.Bell
 	ch     chan struct{} // one token per ring; closed when the bell's conn closes
 	closed atomic.Bool
@@ -42,7 +41,7 @@ func (rt *runtimeState) newAuthWaiter() (authhttp.Waiter, error) {
 		return nil, errWaiterClosed
 	}
 	lp := re.Loops[int(rt.nextWaiter.Add(1))%len(re.Loops)]
-	w := &authWaiter{loop: lp, ch: make(chan struct{}, 1)}
+	w := &authWaiter{ch: make(chan struct{}, 1)}
 	done := make(chan error, 1)
 	err := lp.EL.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		b, err := re.NewBell(lp, w)
@@ -74,11 +73,7 @@ func (w *authWaiter) C() <-chan struct{} { return w.ch }
 func (w *authWaiter) Close() {
 	w.once.Do(func() {
 		w.closed.Store(true)
-		bc := w.bell.Conn
-		_ = w.loop.EL.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			_ = bc.Close()
-			return nil
-		}))
+		w.bell.Close()
 	})
 }
 

@@ -1,6 +1,7 @@
 package gnetx
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 
@@ -29,9 +30,11 @@ import (
 // closed as any other (its fd no longer in the epoll set: gnet's delete
 // fails quietly, the close does not).
 
-// Bell is one listening socket's doorbell on one loop.
+// Bell is a doorbell on one loop: for a listening socket (Ring) or for
+// one readability of a connected socket at a time (Arm).
 type Bell struct {
 	Conn gnet.Conn
+	loop *Loop
 	epfd int
 	fd   int // the eventfd: kept, as Conn.Fd() of a closed conn is no use
 }
@@ -61,7 +64,17 @@ func (re *Engine) NewBell(l *Loop, ctx any) (*Bell, error) {
 		_ = c.Close()
 		return nil, err
 	}
-	return &Bell{Conn: c, epfd: epfd, fd: efd}, nil
+	return &Bell{Conn: c, loop: l, epfd: epfd, fd: efd}, nil
+}
+
+// Close closes the bell's conn on its loop (gnet's OnClose runs there).
+// Safe from any goroutine; a stopped engine has closed it already.
+func (b *Bell) Close() {
+	c := b.Conn
+	_ = b.loop.EL.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		_ = c.Close()
+		return nil
+	}))
 }
 
 // Ring makes a connection waiting on the listening socket lfd ring b.

@@ -21,8 +21,9 @@
 //     mailproxy then refuses to start. There is no fallback path.
 //
 // Goroutines: Init runs once, from gnet's first OnTick (after the loops
-// exist). Engine.PickFrom and Loop's counters are safe from any goroutine.
-// Engine.Register and Engine.NewBell must run on the loop they register on (a callback of one
-// of its conns, or an EventLoop.Execute closure). EpollFd and
-// SetReadInterest run on the conn's loop; Bell.Ring and Unring anywhere.
+// exist). Engine.PickFrom and Loop's counters are safe from any
+// goroutine. Engine.Register and Engine.NewBell must run on the loop they
+// register on (a callback of one of its conns, or an EventLoop.Execute
+// closure). EpollFd and SetReadInterest run on the conn's loop; Bell's
+// Ring, Unring, Arm and Close anywhere.
 package gnetx
