@@ -10,6 +10,7 @@ var errIMAPLogout = errors.New("mockbackend: logout")
 
 type imapReplies struct {
 	greeting, capability, selected, fetch []byte
+	loginOK                               string // the tagged LOGIN OK after the tag
 }
 
 const imapCaps = "IMAP4rev1 LITERAL+ SASL-IR IDLE AUTH=PLAIN"
@@ -22,6 +23,7 @@ func newIMAPReplies(host string, msg []byte, size string, noLiteralPlus bool) im
 	}
 	r.greeting = []byte("* OK [CAPABILITY " + imapCaps + "] " + host + " mock IMAP ready\r\n")
 	r.capability = []byte("* CAPABILITY " + imapCaps + "\r\n")
+	r.loginOK = " OK [CAPABILITY " + imapCaps + "] LOGIN completed\r\n"
 	r.selected = []byte("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n" +
 		"* 1 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 1] UIDs valid\r\n* OK [UIDNEXT 2] Predicted next UID\r\n")
 	r.fetch = append([]byte("* 1 FETCH (UID 1 RFC822.SIZE "+size+" BODY[] {"+size+"}\r\n"), msg...)
@@ -97,7 +99,7 @@ func (s *Server) imapExec(m *mbConn) error {
 		s.imapTagged(m, tag, " OK CAPABILITY completed\r\n")
 	case is(cmd, "LOGIN"):
 		s.logins.Add(1)
-		s.imapTagged(m, tag, " OK [CAPABILITY "+imapCaps+"] LOGIN completed\r\n")
+		s.imapTagged(m, tag, s.imap.loginOK)
 	case is(cmd, "AUTHENTICATE"):
 		mech, ir := word(rest)
 		if !is(mech, "PLAIN") {

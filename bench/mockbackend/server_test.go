@@ -132,3 +132,29 @@ func TestLiteralSuffix(t *testing.T) {
 	f("{99999999999999}\r\n", 0, false, false)
 	f("{0}\r\n", 0, true, true)
 }
+
+// TestIMAPNoLiteralPlus: with NoLiteralPlus the greeting and CAPABILITY
+// and the LOGIN reply's capabilities leave LITERAL+ out
+// (bench/literal-plus.sh compares the proxy's login with and without it),
+// and synchronising literals still log in.
+func TestIMAPNoLiteralPlus(t *testing.T) {
+	s := New(Config{Size: 300, Hostname: "mx.test", NoLiteralPlus: true})
+	t.Cleanup(func() { s.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.ServeIMAP(ln)
+	caps := strings.Replace(imapCaps, " LITERAL+", "", 1)
+	if caps == imapCaps {
+		t.Fatal("imapCaps has no LITERAL+ to leave out")
+	}
+	run(t, ln.Addr().String(),
+		dialogue{"", "* OK [CAPABILITY " + caps + "] mx.test mock IMAP ready\r\n"},
+		dialogue{"a0 CAPABILITY\r\n", "* CAPABILITY " + caps + "\r\na0 OK CAPABILITY completed\r\n"},
+		dialogue{"a1 LOGIN {4}\r\n", "+ go ahead\r\n"},
+		dialogue{"demo {4}\r\n", "+ go ahead\r\n"},
+		dialogue{"pass\r\n", "a1 OK [CAPABILITY " + caps + "] LOGIN completed\r\n"},
+		dialogue{"a2 LOGOUT\r\n", "* BYE mock IMAP logging out\r\na2 OK LOGOUT completed\r\n"},
+	)
+}
