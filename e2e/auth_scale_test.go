@@ -55,6 +55,14 @@ func (a *authServer) kill() {
 	a.ln.Close()
 }
 
+// drained reports whether none of a's connections is being served any
+// more (each serve goroutine records its requests before it returns).
+func (a *authServer) drained() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.conns) == 0
+}
+
 // authScaleLogin logs in once as user/pass and logs out; it returns the
 // first reply line to the LOGIN when it is not the backend's OK.
 func authScaleLogin(port int, user, pass string) error {
@@ -129,8 +137,11 @@ func TestAuthFailoverServerKilledMidRun(t *testing.T) {
 		t.Errorf("before the kill: %d and %d requests, want both servers used", len(a.requests()), len(b.requests()))
 	}
 	a.kill()
-	// Counted once the server is dead: a request it was reading as it
-	// died is recorded after the kill began (a race in the old test).
+	// Counted once the server is dead, that is once every connection
+	// goroutine it had has ended: a request it was reading as it died is
+	// recorded after the kill began (in its bufio.Reader already, parsed
+	// after the close), and it came before the death.
+	waitFor(t, 10*time.Second, a.drained, func() string { return "the killed server's connections to end" })
 	before := len(a.requests())
 	killedAt := done.Load()
 	waitFor(t, 60*time.Second, func() bool { return done.Load() >= killedAt+60 }, func() string { return fmt.Sprintf("%d logins after the kill", done.Load()-killedAt) })
