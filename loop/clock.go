@@ -10,20 +10,37 @@ import (
 )
 
 // timerEntry is one scheduled wake-up of a session. A session has at most
-// one live entry (its gen); older entries are skipped when popped.
+// one entry, at index s.timerSlot-1; closing the session takes it out (unqueue), so
+// the heap never keeps a closed session, and what it still references,
+// alive until its deadline.
 type timerEntry struct {
 	when int64
 	s    *session
-	gen  uint32
 }
 
 type timerHeap []timerEntry
 
 func (h timerHeap) Len() int           { return len(h) }
 func (h timerHeap) Less(i, j int) bool { return h[i].when < h[j].when }
-func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timerEntry)) }
-func (h *timerHeap) Pop() any          { old := *h; e := old[len(old)-1]; *h = old[:len(old)-1]; return e }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].s.timerSlot = i + 1
+	h[j].s.timerSlot = j + 1
+}
+func (h *timerHeap) Push(x any) {
+	e := x.(timerEntry)
+	*h = append(*h, e)
+	e.s.timerSlot = len(*h)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = timerEntry{} // drop the reference
+	*h = old[:len(old)-1]
+	e.s.timerSlot = 0
+	return e
+}
+
 func (ls *loopState) publishNext() {
 	if len(ls.timers) == 0 {
 		ls.next.Store(0)
@@ -35,15 +52,19 @@ func (ls *loopState) publishNext() {
 // arm schedules s.onTimer at deadline (unix nanos). Called on the loop.
 func (ls *loopState) arm(s *session, deadline int64) {
 	s.deadline = deadline
-	if s.timerQueued && s.timerAt <= deadline {
-		// The queued entry fires first; onTimer re-checks s.deadline and
-		// re-queues, so re-arming (every read in relay) costs no heap work.
-		return
+	if s.timerSlot > 0 {
+		e := &ls.timers[s.timerSlot-1]
+		if e.when <= deadline {
+			// The queued entry fires first; onTimer re-checks s.deadline
+			// and re-queues, so re-arming (every read in relay) costs no
+			// heap work.
+			return
+		}
+		e.when = deadline
+		heap.Fix(&ls.timers, s.timerSlot-1)
+	} else {
+		heap.Push(&ls.timers, timerEntry{when: deadline, s: s})
 	}
-	s.timerGen++
-	s.timerQueued = true
-	s.timerAt = deadline
-	heap.Push(&ls.timers, timerEntry{when: deadline, s: s, gen: s.timerGen})
 	ls.publishNext()
 }
 
@@ -52,17 +73,22 @@ func (ls *loopState) disarm(s *session) {
 	s.deadline = 0
 }
 
+// unqueue takes s's entry out of the heap: s is closed. Called on the loop.
+func (ls *loopState) unqueue(s *session) {
+	i := s.timerSlot - 1
+	if i < 0 || i >= len(ls.timers) || ls.timers[i].s != s {
+		return
+	}
+	heap.Remove(&ls.timers, i)
+	ls.publishNext()
+}
+
 // service runs due timers and resumes paused sessions. Called on the loop.
 func (ls *loopState) service() {
 	ls.queued.Store(false)
 	now := time.Now().UnixNano()
 	for len(ls.timers) > 0 && ls.timers[0].when <= now {
-		e := heap.Pop(&ls.timers).(timerEntry)
-		s := e.s
-		if e.gen != s.timerGen {
-			continue
-		}
-		s.timerQueued = false
+		s := heap.Pop(&ls.timers).(timerEntry).s
 		if s.closed || s.deadline == 0 {
 			continue
 		}

@@ -37,8 +37,6 @@ type session struct {
 	// backendOAuth: log in at the backend with the client's OAuth
 	// mechanism and token (auth_http sent no Auth-Pass; backend.go).
 	backendOAuth bool
-	timerQueued  bool   // clock.go
-	timerGen     uint32 // clock.go
 
 	clientAddr string // "ip:port", captured on open
 	clientIP   string
@@ -66,8 +64,8 @@ type session struct {
 	lim *limits.Hold
 
 	// timers (clock.go)
-	deadline int64
-	timerAt  int64
+	deadline  int64
+	timerSlot int // 1 + index of s's entry in the loop's timer heap; 0 = none
 
 	// relay
 	bytesToBackend, bytesToClient uint64
@@ -247,6 +245,7 @@ func (s *session) close(reason string) {
 		s.closeReason = reason
 	}
 	s.deadline = 0
+	s.loop.unqueue(s)
 	s.tlsCloseSides()
 	if s.backend != nil {
 		_ = s.backend.Close()
