@@ -12,7 +12,7 @@ import (
 
 func TestDefaults(t *testing.T) {
 	c := testOK(t, "mail { auth_http 127.0.0.1:9; server { listen 127.0.0.1:1143; protocol imap; } }")
-	if c.WorkerConnections != 512 || c.WorkerProcesses != 0 || !c.Daemon || !c.MasterProcess || c.Pid != "" {
+	if c.WorkerConnections != 512 || c.WorkerProcesses != 0 || !c.Daemon || !c.MasterProcess || c.Pid != "" || c.GCHeapFloor != 32<<20 {
 		t.Fatalf("main defaults: %+v", c)
 	}
 	if !reflect.DeepEqual(c.ErrorLogs, []LogTarget{{Path: "stderr", Level: "error"}}) {
@@ -317,13 +317,13 @@ func TestMainContext(t *testing.T) {
 	c := testOK(t, `
 		load_module /usr/lib/nginx/modules/ngx_mail_module.so;
 		worker_processes auto; worker_rlimit_nofile 65536; worker_shutdown_timeout 30s;
-		daemon off; master_process on; pcre_jit on; env TZ; thread_pool default threads=4;
+		daemon off; master_process on; pcre_jit on; env TZ; thread_pool default threads=4; gc_heap_floor 8m;
 		error_log /tmp/mailproxy-test-error.log warn; error_log stderr;
 		events { worker_connections 10000; use epoll; multi_accept on; }
 		admin { listen 127.0.0.1:9145; }
 		mail { auth_http 127.0.0.1:9; server { listen 127.0.0.1:1143; protocol imap; } }`)
 	if c.WorkerProcesses != 0 || c.WorkerRlimitNofile != 65536 || c.ShutdownTimeout != 30*time.Second || c.Daemon ||
-		c.WorkerConnections != 10000 || c.Admin == nil || c.Admin.Listen != "127.0.0.1:9145" {
+		c.WorkerConnections != 10000 || c.Admin == nil || c.Admin.Listen != "127.0.0.1:9145" || c.GCHeapFloor != 8<<20 {
 		t.Fatalf("main: %+v", c)
 	}
 	if !reflect.DeepEqual(c.ErrorLogs, []LogTarget{{Path: "/tmp/mailproxy-test-error.log", Level: "warn"}, {Path: "stderr", Level: "error"}}) {

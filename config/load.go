@@ -60,6 +60,7 @@ func loadParser(path string, src []byte, lookup func(string) ([]string, error)) 
 	}
 	c := p.cfg
 	c.WorkerConnections = 512
+	c.GCHeapFloor = DefaultGCHeapFloor
 	c.Daemon, c.MasterProcess = true, true
 	if err := p.parse(newLexer(path, src), false); err != nil {
 		return nil, err

@@ -71,6 +71,25 @@ func setWorkerShutdownTimeout(p *parser, d *node) error {
 	return nil
 }
 
+// DefaultGCHeapFloor is gc_heap_floor's default: chosen by measurement
+// (bench/RESULTS.md, issue 13, "A floor under the GC's heap goal").
+const DefaultGCHeapFloor = 32 << 20
+
+// setGCHeapFloor parses gc_heap_floor (mailproxy's own directive, main
+// context): a size, or off. cmd/mailproxy applies it (gcfloor.go).
+func setGCHeapFloor(p *parser, d *node) error {
+	if d.args[0] == "off" {
+		p.cfg.GCHeapFloor = 0
+		return nil
+	}
+	v, ok := valSize(d.args[0])
+	if !ok {
+		return d.nodeErr(`"%s" directive invalid value`, d.name)
+	}
+	p.cfg.GCHeapFloor = v
+	return nil
+}
+
 func setPid(p *parser, d *node) error {
 	if d.args[0] == "off" {
 		p.cfg.Pid = ""
@@ -186,6 +205,7 @@ func init() {
 		&directive{name: "worker_rlimit_nofile", ctx: ctxMain, args: take1, set: setWorkerRlimitNofile},
 		&directive{name: "worker_shutdown_timeout", ctx: ctxMain, args: take1, set: setWorkerShutdownTimeout},
 		&directive{name: "pid", ctx: ctxMain, args: take1, set: setPid},
+		&directive{name: "gc_heap_floor", ctx: ctxMain, args: take1, set: setGCHeapFloor},
 		&directive{name: "user", ctx: ctxMain, args: take12, set: setUser},
 		mainFlag("daemon", func(c *Config) *bool { return &c.Daemon }, `mailproxy always runs in the foreground; "daemon" is ignored`),
 		mainFlag("master_process", func(c *Config) *bool { return &c.MasterProcess }, `mailproxy always runs as a single process; "master_process" is ignored`),

@@ -14,6 +14,7 @@ type Config struct {
 	WorkerConnections  int           // cap on concurrent client connections (events{}); default 512 as nginx
 	WorkerRlimitNofile int           // 0 = not set
 	ShutdownTimeout    time.Duration // worker_shutdown_timeout; 0 = wait for sessions
+	GCHeapFloor        int           // gc_heap_floor bytes (mailproxy's own); 0 = off; default DefaultGCHeapFloor
 	Pid                string        // pid file path; "" = none
 	User, Group        string        // user directive; "" = not set
 	Daemon             bool          // parsed only: mailproxy always runs in the foreground

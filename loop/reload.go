@@ -72,6 +72,9 @@ func (rt *runtimeState) reload() {
 	if cfg.WorkerProcesses != old.WorkerProcesses {
 		rt.log.Warn("worker_processes changed: the number of event loops changes only on restart")
 	}
+	if cfg.GCHeapFloor != old.GCHeapFloor {
+		rt.log.Warn("gc_heap_floor changed: it changes only on restart (or upgrade)")
+	}
 	if (cfg.Admin == nil) != (old.Admin == nil) || (cfg.Admin != nil && old.Admin != nil && cfg.Admin.Listen != old.Admin.Listen) {
 		rt.log.Warn("admin listener changed: it changes only on restart")
 	}

@@ -241,6 +241,7 @@ func serve(conf string, stderr io.Writer) int {
 		return nil
 	}
 	setMaxProcs(cfg.WorkerProcesses)
+	startGCFloor(cfg.GCHeapFloor)
 	if err := loop.Run(cfg, log, bound); err != nil {
 		stderrf(stderr, "emerg", "%v", err)
 		log.Log(context.Background(), config.LevelEmerg, err.Error())

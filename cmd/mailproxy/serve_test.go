@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -196,18 +197,56 @@ func TestServeGOMAXPROCS(t *testing.T) {
 	f("1", ncpu, 1)
 }
 
+// TestServeGCHeapFloor: the collector's next goal, as /metrics shows it,
+// is at least gc_heap_floor (default 32m) from the start; off leaves Go's
+// own small first goal; GOGC=off leaves the collector off.
+func TestServeGCHeapFloor(t *testing.T) {
+	f := func(env []string, head string, check func(next uint64) bool, want string) {
+		t.Helper()
+		body, log := "", ""
+		for attempt := 0; attempt < 3; attempt++ {
+			var inUse bool
+			body, log, inUse = scrapeMetrics(t, env, head)
+			if !inUse {
+				break
+			}
+		}
+		m := regexp.MustCompile(`(?m)^go_memstats_next_gc_bytes (\d+)$`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("%q %q: no go_memstats_next_gc_bytes in /metrics:\n%s\nlog:\n%s", env, head, body, log)
+		}
+		next, _ := strconv.ParseUint(m[1], 10, 64)
+		if !check(next) {
+			t.Errorf("%q %q: next GC at %d bytes, want %s", env, head, next, want)
+		}
+	}
+	const mib = 1 << 20
+	f(nil, "", func(n uint64) bool { return n >= 32*mib }, "≥ 32 MiB (the default floor)")
+	f(nil, "gc_heap_floor 64m;\n", func(n uint64) bool { return n >= 64*mib }, "≥ 64 MiB")
+	f(nil, "gc_heap_floor off;\n", func(n uint64) bool { return n < 16*mib }, "Go's own first goal (4 MiB and a little)")
+	f([]string{"GOGC=400"}, "gc_heap_floor off;\n", func(n uint64) bool { return n >= 16*mib && n < 32*mib }, "GOGC=400's first goal (16 MiB and a little)")
+}
+
 // scrapeGOMAXPROCS starts mailproxy with the given GOMAXPROCS environment
 // and loop count and returns its first /metrics body and its log; inUse
 // says it exited because a port was taken.
 func scrapeGOMAXPROCS(t *testing.T, env string, loops int) (body, log string, inUse bool) {
 	t.Helper()
+	return scrapeMetrics(t, []string{"GOMAXPROCS=" + env}, fmt.Sprintf("worker_processes %d;\n", loops)) // "" counts as unset
+}
+
+// scrapeMetrics starts mailproxy with env added to the environment and
+// main-context directives head, and returns its first /metrics body and
+// its log; inUse says it exited because a port was taken.
+func scrapeMetrics(t *testing.T, env []string, head string) (body, log string, inUse bool) {
+	t.Helper()
 	admin := freeAddr(t)
-	conf := writeConf(t, fmt.Sprintf("worker_processes %d;\nerror_log stderr info;\nadmin { listen %s; }\n"+
-		"mail {\n auth_http 127.0.0.1:9/auth;\n server { listen %s; protocol imap; }\n}\n", loops, admin, freeAddr(t)))
+	conf := writeConf(t, fmt.Sprintf("%serror_log stderr info;\nadmin { listen %s; }\n"+
+		"mail {\n auth_http 127.0.0.1:9/auth;\n server { listen %s; protocol imap; }\n}\n", head, admin, freeAddr(t)))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, "-c", conf)
-	cmd.Env = append(os.Environ(), "GOMAXPROCS="+env) // "" counts as unset
+	cmd.Env = append(os.Environ(), env...)
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
