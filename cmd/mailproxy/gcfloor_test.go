@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestGCPercentFor(t *testing.T) {
 	const mib = 1 << 20
@@ -39,5 +42,108 @@ func TestGCFloorAdjustSetsOnlyChanges(t *testing.T) {
 	g.adjust()
 	if len(set) != 2 || set[1] != 100 {
 		t.Fatalf("a 1-byte floor set %v, want back to GOGC (100)", set)
+	}
+}
+
+// TestGCFloorQuietGoesBackToGOGC: the floor holds while the proxy
+// allocates fast; two quiet ticks put GOGC back and ask once for the
+// burst's memory to be returned; allocation again brings the floor back.
+func TestGCFloorQuietGoesBackToGOGC(t *testing.T) {
+	const mib = 1 << 20
+	var set []int
+	g := &gcFloor{floor: 32 * mib, base: 100, pct: 100, set: func(p int) int { set = append(set, p); return 0 }}
+	g.sample = gcLiveSample()
+	g.adjust() // this test process's live heap is well under 32 MiB
+	if g.pct <= 100 {
+		t.Fatalf("busy: percentage %d, want the floor's (over 100)", g.pct)
+	}
+	floorPct := g.pct
+	now := time.Unix(1000, 0)
+	var allocs uint64
+	step := func(bytes uint64) bool {
+		now = now.Add(gcQuietTick)
+		allocs += bytes
+		return g.tick(allocs, now)
+	}
+	if step(10*mib) || step(3*mib) {
+		t.Fatal("released while allocating 6 MiB/s and more")
+	}
+	if g.pct != floorPct {
+		t.Fatalf("busy: percentage %d, want %d", g.pct, floorPct)
+	}
+	if step(1 * mib) {
+		t.Fatal("released after one quiet tick")
+	}
+	if !step(0) {
+		t.Fatal("two quiet ticks: no release")
+	}
+	if g.pct != 100 {
+		t.Fatalf("quiet: percentage %d, want GOGC's 100", g.pct)
+	}
+	g.adjust() // a GC cycle while quiet keeps GOGC
+	if g.pct != 100 || step(0) {
+		t.Fatalf("still quiet: percentage %d (want 100), or a second release", g.pct)
+	}
+	step(20 * mib)
+	if g.pct != floorPct {
+		t.Fatalf("busy again: percentage %d, want the floor's %d", g.pct, floorPct)
+	}
+	// Quiet again within gcReleaseEvery: GOGC, no second forced release.
+	step(0)
+	if step(0) || g.pct != 100 {
+		t.Fatalf("quiet again soon after: percentage %d, want 100 and no release", g.pct)
+	}
+	step(20 * mib)
+	now = now.Add(gcReleaseEvery)
+	step(0)
+	if !step(0) {
+		t.Fatal("quiet again after gcReleaseEvery: no release")
+	}
+}
+
+// TestGCFloorQuietWithoutFloorReleasesNothing: with a live heap over the
+// floor the percentage is GOGC's already, and going quiet forces nothing.
+func TestGCFloorQuietWithoutFloorReleasesNothing(t *testing.T) {
+	g := &gcFloor{floor: 1, base: 100, pct: 100, set: func(p int) int { return 0 }}
+	g.sample = gcLiveSample()
+	now := time.Unix(1000, 0)
+	for i := 0; i < 4; i++ {
+		now = now.Add(gcQuietTick)
+		if g.tick(0, now) {
+			t.Fatal("released though the floor never raised the goal")
+		}
+	}
+}
+
+// TestGCFloorCycleWhileQuietSeesABurst: a GC cycle during a quiet spell
+// that finds the allocation rate back over the threshold brings the floor
+// back at once, without waiting for the next tick.
+func TestGCFloorCycleWhileQuietSeesABurst(t *testing.T) {
+	const mib = 1 << 20
+	now := time.Unix(1000, 0)
+	var allocs uint64
+	g := &gcFloor{floor: 32 * mib, base: 100, pct: 100, set: func(p int) int { return 0 },
+		now: func() time.Time { return now }, read: func() uint64 { return allocs }}
+	g.sample = gcLiveSample()
+	g.adjust()
+	floorPct := g.pct
+	for i := 0; i < gcQuietTicks; i++ {
+		now = now.Add(gcQuietTick)
+		g.tick(allocs, now)
+	}
+	if g.pct != 100 {
+		t.Fatalf("quiet: percentage %d, want 100", g.pct)
+	}
+	now = now.Add(100 * time.Millisecond)
+	allocs += 256 << 10 // 2.5 MiB/s: under 4 MiB/s
+	g.adjust()
+	if g.pct != 100 {
+		t.Fatalf("a slow trickle: percentage %d, want 100", g.pct)
+	}
+	now = now.Add(50 * time.Millisecond)
+	allocs += 4 * mib // 4.25 MiB in 150 ms
+	g.adjust()
+	if g.pct != floorPct {
+		t.Fatalf("a burst seen by a cycle: percentage %d, want the floor's %d", g.pct, floorPct)
 	}
 }

@@ -201,30 +201,59 @@ func TestServeGOMAXPROCS(t *testing.T) {
 // is at least gc_heap_floor (default 32m) from the start; off leaves Go's
 // own small first goal; GOGC=off leaves the collector off.
 func TestServeGCHeapFloor(t *testing.T) {
-	f := func(env []string, head string, check func(next uint64) bool, want string) {
-		t.Helper()
-		body, log := "", ""
-		for attempt := 0; attempt < 3; attempt++ {
-			var inUse bool
-			body, log, inUse = scrapeMetrics(t, env, head)
-			if !inUse {
-				break
-			}
-		}
+	const mib = 1 << 20
+	nextGC := func(body string) uint64 {
 		m := regexp.MustCompile(`(?m)^go_memstats_next_gc_bytes (\d+)$`).FindStringSubmatch(body)
 		if m == nil {
-			t.Fatalf("%q %q: no go_memstats_next_gc_bytes in /metrics:\n%s\nlog:\n%s", env, head, body, log)
+			t.Fatalf("no go_memstats_next_gc_bytes in /metrics:\n%s", body)
 		}
-		next, _ := strconv.ParseUint(m[1], 10, 64)
-		if !check(next) {
-			t.Errorf("%q %q: next GC at %d bytes, want %s", env, head, next, want)
+		n, _ := strconv.ParseUint(m[1], 10, 64)
+		return n
+	}
+	// f starts mailproxy, keeps it allocating (concurrent /metrics scrapes:
+	// tens of MiB a second, like a login load) for 1.5 s, checks the heap
+	// goal, then, if quiet is set, leaves it quiet for 2.5 s and checks
+	// the goal again.
+	f := func(env []string, head string, busy func(next uint64) bool, wantBusy string, quiet func(next uint64) bool, wantQuiet string) {
+		t.Helper()
+		for attempt := 0; attempt < 3; attempt++ {
+			log, inUse := withMailproxy(t, env, head, func(get func() string) {
+				var wg sync.WaitGroup
+				stop := time.Now().Add(1500 * time.Millisecond)
+				for i := 0; i < 4; i++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for time.Now().Before(stop) {
+							get()
+						}
+					}()
+				}
+				wg.Wait()
+				if n := nextGC(get()); !busy(n) {
+					t.Errorf("%q %q: while allocating, next GC at %d bytes, want %s", env, head, n, wantBusy)
+				}
+				if quiet == nil {
+					return
+				}
+				time.Sleep(2500 * time.Millisecond)
+				if n := nextGC(get()); !quiet(n) {
+					t.Errorf("%q %q: quiet for 2.5 s, next GC at %d bytes, want %s", env, head, n, wantQuiet)
+				}
+			})
+			if !inUse {
+				if t.Failed() {
+					t.Logf("log:\n%s", log)
+				}
+				return
+			}
 		}
 	}
-	const mib = 1 << 20
-	f(nil, "", func(n uint64) bool { return n >= 32*mib }, "≥ 32 MiB (the default floor)")
-	f(nil, "gc_heap_floor 64m;\n", func(n uint64) bool { return n >= 64*mib }, "≥ 64 MiB")
-	f(nil, "gc_heap_floor off;\n", func(n uint64) bool { return n < 16*mib }, "Go's own first goal (4 MiB and a little)")
-	f([]string{"GOGC=400"}, "gc_heap_floor off;\n", func(n uint64) bool { return n >= 16*mib && n < 32*mib }, "GOGC=400's first goal (16 MiB and a little)")
+	small := func(n uint64) bool { return n < 16*mib }
+	f(nil, "", func(n uint64) bool { return n >= 32*mib }, "≥ 32 MiB (the default floor)", small, "GOGC's goal again (under 16 MiB)")
+	f(nil, "gc_heap_floor 64m;\n", func(n uint64) bool { return n >= 64*mib }, "≥ 64 MiB", small, "GOGC's goal again (under 16 MiB)")
+	f(nil, "gc_heap_floor off;\n", small, "Go's own goal (4 MiB and a little)", nil, "")
+	f([]string{"GOGC=400"}, "gc_heap_floor off;\n", func(n uint64) bool { return n >= 16*mib && n < 32*mib }, "GOGC=400's goal (16 MiB and a little)", nil, "")
 }
 
 // scrapeGOMAXPROCS starts mailproxy with the given GOMAXPROCS environment
@@ -239,6 +268,16 @@ func scrapeGOMAXPROCS(t *testing.T, env string, loops int) (body, log string, in
 // main-context directives head, and returns its first /metrics body and
 // its log; inUse says it exited because a port was taken.
 func scrapeMetrics(t *testing.T, env []string, head string) (body, log string, inUse bool) {
+	t.Helper()
+	log, inUse = withMailproxy(t, env, head, func(get func() string) { body = get() })
+	return body, log, inUse
+}
+
+// withMailproxy starts mailproxy with env added to the environment and
+// main-context directives head, waits for its admin listener and calls fn
+// with a function that returns a /metrics body; it returns the log and
+// whether the process exited because a port was taken.
+func withMailproxy(t *testing.T, env []string, head string, fn func(get func() string)) (log string, inUse bool) {
 	t.Helper()
 	admin := freeAddr(t)
 	conf := writeConf(t, fmt.Sprintf("%serror_log stderr info;\nadmin { listen %s; }\n"+
@@ -255,22 +294,36 @@ func scrapeMetrics(t *testing.T, env []string, head string) (body, log string, i
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	defer func() { cmd.Process.Kill(); <-exited }()
+	get := func() (string, error) {
+		resp, err := http.Get("http://" + admin + "/metrics")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {
 		case <-exited:
 			log = stderr.String()
-			return "", log, strings.Contains(log, "address already in use")
+			return log, strings.Contains(log, "address already in use")
 		default:
 		}
-		resp, err := http.Get("http://" + admin + "/metrics")
-		if err != nil {
+		if _, err := get(); err != nil {
 			continue
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return string(b), stderr.String(), false
+		fn(func() string {
+			b, err := get()
+			if err != nil {
+				t.Errorf("/metrics: %v", err)
+			}
+			return b
+		})
+		return stderr.String(), false
 	}
-	return "", stderr.String(), false
+	t.Errorf("no /metrics within 10 s; log:\n%s", stderr.String())
+	return stderr.String(), false
 }
 
 // lockedBuffer is a bytes.Buffer a child's stderr copier and the test may
