@@ -147,3 +147,35 @@ func TestGCFloorCycleWhileQuietSeesABurst(t *testing.T) {
 		t.Fatalf("a burst seen by a cycle: percentage %d, want the floor's %d", g.pct, floorPct)
 	}
 }
+
+// TestGCFloorStartDoesNotKeepFirstBurst: the process goes quiet a second
+// after it starts (a release of the start's garbage); a burst of logins
+// a few seconds later (the bench's first 4-second run) must still be
+// returned when it ends. With one release per 30 s it was kept.
+func TestGCFloorStartDoesNotKeepFirstBurst(t *testing.T) {
+	const mib = 1 << 20
+	g := &gcFloor{floor: 32 * mib, base: 100, pct: 100, set: func(p int) int { return 0 }}
+	g.sample = gcLiveSample()
+	g.adjust() // starts busy
+	now := time.Unix(1000, 0)
+	var allocs uint64
+	step := func(bytes uint64) bool {
+		now = now.Add(gcQuietTick)
+		allocs += bytes
+		return g.tick(allocs, now)
+	}
+	step(0)
+	if !step(0) {
+		t.Fatal("quiet a second after the start: no release")
+	}
+	for i := 0; i < 4; i++ { // 2 s quiet, as the load generator starts
+		step(0)
+	}
+	for i := 0; i < 8; i++ { // 4 s of TLS logins, 30 MiB per tick
+		step(30 * mib)
+	}
+	step(0)
+	if !step(0) {
+		t.Fatal("a 4-second burst starting 3 s after the start was not returned to the OS")
+	}
+}
