@@ -6,11 +6,14 @@
 #
 #   bench/tls-mixed-gc.sh [BINARY]      # SESSIONS=4000 DUR=5s REPS=2 GOGCS="100 50"
 #
+# DUR is in whole seconds ("5s"): the held sessions' hold is derived from it.
 # BINARY defaults to a fresh build of ./cmd/mailproxy. Loopback only;
 # every run is bounded in time. Ports 19080 (auth), 19143 (backend),
 # 22994 (mailproxy), as bench-vs-nginx.sh: do not run both at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/wait.sh
+. scripts/lib/wait.sh
 bin=${1:-}
 SESSIONS=${SESSIONS:-4000}
 DUR=${DUR:-5s}
@@ -45,13 +48,14 @@ CONF
 pids+=($!); mocks=$!
 "$mb" mockbackend -imap 127.0.0.1:19143 -pop3 127.0.0.1:19110 -smtp 127.0.0.1:19025 2>"$dir/mockbackend.log" &
 pids+=($!); mocks=$mocks,$!
-sleep 1
+wait_port 127.0.0.1:19080
+wait_port 127.0.0.1:19143
 hold=$((${DUR%s} * 2 + 12))s
 printf '%-6s %-4s %14s %16s %14s\n' GOGC rep "full µs/login" "resumed µs/login" "RSS B/session"
 for rep in $(seq "$REPS"); do for g in $GOGCS; do
 	env GOGC="$g" "$bin" -c "$dir/mail.conf" >"$dir/mp.log" 2>&1 &
 	p=$!
-	sleep 1
+	wait_port 127.0.0.1:22994
 	"$mb" idle -json -proto imap -addr 127.0.0.1:22994 -tls -login -conns "$SESSIONS" -src 16 -hold "$hold" -pid "$p" >"$dir/idle.json" &
 	i=$!
 	for _ in $(seq 120); do [ "$(ls /proc/$p/fd | wc -l)" -gt $((SESSIONS * 2)) ] && break; sleep 0.5; done

@@ -45,6 +45,19 @@ func TestGCFloorAdjustSetsOnlyChanges(t *testing.T) {
 	}
 }
 
+// tickSteps returns a function that gives g's rate watch one tick with
+// bytes allocated since the last one, on a clock the test can move on
+// (*now), and reports whether the tick asked for a release.
+func tickSteps(g *gcFloor) (step func(bytes uint64) bool, now *time.Time) {
+	t := time.Unix(1000, 0)
+	var allocs uint64
+	return func(bytes uint64) bool {
+		t = t.Add(gcQuietTick)
+		allocs += bytes
+		return g.tick(allocs, t)
+	}, &t
+}
+
 // TestGCFloorQuietGoesBackToGOGC: the floor holds while the proxy
 // allocates fast; two quiet ticks put GOGC back and ask once for the
 // burst's memory to be returned; allocation again brings the floor back.
@@ -58,13 +71,7 @@ func TestGCFloorQuietGoesBackToGOGC(t *testing.T) {
 		t.Fatalf("busy: percentage %d, want the floor's (over 100)", g.pct)
 	}
 	floorPct := g.pct
-	now := time.Unix(1000, 0)
-	var allocs uint64
-	step := func(bytes uint64) bool {
-		now = now.Add(gcQuietTick)
-		allocs += bytes
-		return g.tick(allocs, now)
-	}
+	step, now := tickSteps(g)
 	if step(10*mib) || step(3*mib) {
 		t.Fatal("released while allocating 6 MiB/s and more")
 	}
@@ -94,7 +101,7 @@ func TestGCFloorQuietGoesBackToGOGC(t *testing.T) {
 		t.Fatalf("quiet again soon after: percentage %d, want 100 and no release", g.pct)
 	}
 	step(20 * mib)
-	now = now.Add(gcReleaseEvery)
+	*now = now.Add(gcReleaseEvery)
 	step(0)
 	if !step(0) {
 		t.Fatal("quiet again after gcReleaseEvery: no release")
@@ -157,13 +164,7 @@ func TestGCFloorStartDoesNotKeepFirstBurst(t *testing.T) {
 	g := &gcFloor{floor: 32 * mib, base: 100, pct: 100, set: func(p int) int { return 0 }}
 	g.sample = gcLiveSample()
 	g.adjust() // starts busy
-	now := time.Unix(1000, 0)
-	var allocs uint64
-	step := func(bytes uint64) bool {
-		now = now.Add(gcQuietTick)
-		allocs += bytes
-		return g.tick(allocs, now)
-	}
+	step, _ := tickSteps(g)
 	step(0)
 	if !step(0) {
 		t.Fatal("quiet a second after the start: no release")
