@@ -3,7 +3,9 @@ package loop
 import (
 	"container/heap"
 	"context"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -46,7 +48,19 @@ func (ls *loopState) publishNext() {
 		ls.next.Store(0)
 		return
 	}
-	ls.next.Store(ls.timers[0].when)
+	n := ls.timers[0].when
+	ls.next.Store(n)
+	if c := ls.clock; c != nil && n+int64(clockSlow) < c.wakeAt.Load() {
+		c.nudge() // the clock sleeps past this timer's resolution
+	}
+}
+
+// markPaused records that a read of this loop is paused: the clock then
+// services the loop every clockFast. Called on the loop.
+func (ls *loopState) markPaused() {
+	if !ls.hasPaused.Swap(true) && ls.clock != nil {
+		ls.clock.nudge()
+	}
 }
 
 // arm schedules s.onTimer at deadline (unix nanos). Called on the loop.
@@ -106,24 +120,53 @@ func (ls *loopState) service() {
 }
 
 // clock is the one goroutine that drives every loop's timers: it wakes the
-// loops (through Execute) only when a timer is due or reads are paused.
+// loops (through Execute) only when a timer is due or reads are paused,
+// and sleeps until the earliest timer of any loop, so an idle proxy
+// wakes no thread. (It used to tick every 10 ms whether or not a timer
+// was due: 100 wake-ups a second of the clock, a thread from Go's
+// netpoller and sysmon, 1.2% of a CPU and ~650 context switches a second
+// with nothing to do.) A loop whose earliest timer moves earlier than the
+// clock will look, or which pauses a read, nudges it.
+//
+// Resolution: a timer fires at most clockSlow late (the clock does not
+// wake more often than that for timers), every clockFast while a read is
+// paused (resume latency matters to relay throughput towards slow readers).
 type clock struct {
 	mu    sync.Mutex
 	loops []*loopState
 	stop  chan struct{}
 	done  chan struct{}
+	poke  chan struct{} // one token: rescan the loops
+
+	// wakeAt is the unix nanos by which the clock will look at the loops
+	// again; math.MaxInt64 while it scans or sleeps with no timer. A loop
+	// publishing a timer due before wakeAt-clockSlow nudges it.
+	wakeAt atomic.Int64
+	scans  atomic.Uint64 // how often the clock looked at the loops (tests)
 }
 
+const clockFast, clockSlow = time.Millisecond, 10 * time.Millisecond
+
 func newClock() *clock {
-	c := &clock{stop: make(chan struct{}), done: make(chan struct{})}
+	c := &clock{stop: make(chan struct{}), done: make(chan struct{}), poke: make(chan struct{}, 1)}
+	c.wakeAt.Store(math.MaxInt64)
 	go c.run()
 	return c
+}
+
+// nudge makes the clock rescan the loops now. Safe from any goroutine.
+func (c *clock) nudge() {
+	select {
+	case c.poke <- struct{}{}:
+	default:
+	}
 }
 
 func (c *clock) add(ls *loopState) {
 	c.mu.Lock()
 	c.loops = append(c.loops, ls)
 	c.mu.Unlock()
+	c.nudge()
 }
 
 func (c *clock) snapshot() []*loopState {
@@ -134,39 +177,68 @@ func (c *clock) snapshot() []*loopState {
 
 func (c *clock) run() {
 	defer close(c.done)
-	// 1 ms while some read is paused (resume latency matters to relay
-	// throughput towards slow readers), else 10 ms of timer resolution.
-	const fast, slow = time.Millisecond, 10 * time.Millisecond
-	t := time.NewTimer(slow)
-	defer t.Stop()
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	for {
+		wake := c.scan()
+		if wake != math.MaxInt64 {
+			t.Reset(time.Duration(wake - time.Now().UnixNano()))
+		}
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
+		case <-c.poke:
+			t.Stop()
 		}
-		now := time.Now().UnixNano()
-		period := slow
-		for _, ls := range c.snapshot() {
-			paused := ls.hasPaused.Load()
-			if paused {
-				period = fast
-			}
-			n := ls.next.Load()
-			if !paused && (n == 0 || n > now) {
-				continue
-			}
-			if ls.queued.CompareAndSwap(false, true) {
-				l := ls
-				if err := ls.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-					l.service()
-					return nil
-				})); err != nil {
-					ls.queued.Store(false)
-				}
-			}
+	}
+}
+
+// scan queues a service run on every loop with a due timer or a paused
+// read, publishes when the clock looks next and returns it (unix nanos;
+// math.MaxInt64: no timer anywhere, sleep until nudged). A loop that
+// publishes a timer while the clock scans sees wakeAt at MaxInt64 and
+// nudges, so no timer is missed between the scan and the sleep.
+func (c *clock) scan() int64 {
+	c.scans.Add(1)
+	c.wakeAt.Store(math.MaxInt64)
+	now := time.Now().UnixNano()
+	earliest := int64(math.MaxInt64)
+	paused := false
+	for _, ls := range c.snapshot() {
+		p := ls.hasPaused.Load()
+		n := ls.next.Load()
+		if p || (n != 0 && n <= now) {
+			paused = paused || p
+			c.queueService(ls)
+			continue // the loop publishes its next timer after the run
 		}
-		t.Reset(period)
+		if n != 0 && n < earliest {
+			earliest = n
+		}
+	}
+	wake := earliest
+	switch {
+	case paused:
+		wake = now + int64(clockFast)
+	case earliest == math.MaxInt64:
+	case earliest < now+int64(clockSlow):
+		wake = now + int64(clockSlow)
+	}
+	c.wakeAt.Store(wake)
+	return wake
+}
+
+// queueService runs ls.service on its loop unless a run is queued already.
+func (c *clock) queueService(ls *loopState) {
+	if !ls.queued.CompareAndSwap(false, true) {
+		return
+	}
+	if err := ls.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		ls.service()
+		return nil
+	})); err != nil {
+		ls.queued.Store(false)
 	}
 }
 

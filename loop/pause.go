@@ -39,7 +39,7 @@ func (s *session) pauseRead(toBackend bool) {
 	if !s.inPausedList {
 		s.inPausedList = true
 		ls.paused = append(ls.paused, s)
-		ls.hasPaused.Store(true)
+		ls.markPaused()
 	}
 }
 

@@ -101,7 +101,7 @@ func (s *session) flushThenClose() {
 	if !s.inPausedList {
 		s.inPausedList = true
 		s.loop.paused = append(s.loop.paused, s)
-		s.loop.hasPaused.Store(true)
+		s.loop.markPaused()
 	}
 	s.armTimeout()
 }
