@@ -20,6 +20,10 @@
 # every run bounded by its -n or -d.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/wait.sh
+. scripts/lib/wait.sh
+# shellcheck source=scripts/lib/cert.sh
+. scripts/lib/cert.sh
 proto=${PROTO:-imap}
 load=${LOAD:--rate 2000 -c 200 -n 10000 -d 30s}
 case $proto in imap) bp=33143 ;; pop3) bp=33110 ;; smtp) bp=33025 ;; *) echo "PROTO: imap, pop3 or smtp" >&2; exit 2 ;; esac
@@ -31,8 +35,7 @@ mp=${MAILPROXY_BIN:-$d/mailproxy}
 [ -n "${MAILPROXY_BIN:-}" ] || go build -o "$mp" ./cmd/mailproxy
 listen_ssl="" ssl=""
 if [ "${TLS:-0}" = 1 ]; then
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=mx.bench \
-		-keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null
+	self_signed_cert "$d" mx.bench
 	listen_ssl=ssl
 	ssl="ssl_certificate $d/cert.pem; ssl_certificate_key $d/key.pem; ssl_ecdh_curve X25519;"
 fi
@@ -58,6 +61,8 @@ conf 35143 "$d/mailproxy.pid" >"$d/mailproxy.conf"
 pids+=($!)
 "$d/mailbench" mockbackend "-$proto" "127.0.0.1:$bp" >/dev/null 2>&1 &
 pids+=($!)
+wait_port 127.0.0.1:33080
+wait_port "127.0.0.1:$bp"
 ev=raw_syscalls:sys_enter
 for s in epoll_wait epoll_pwait read write recvfrom sendto readv writev futex nanosleep epoll_ctl connect close accept4 getsockopt setsockopt socket; do
 	ev="$ev,syscalls:sys_enter_$s"
@@ -94,14 +99,21 @@ measure() { # measure NAME PORT PIDS
 }
 nginx -p "$d" -c "$d/nginx.conf" >/dev/null 2>&1 &
 pids+=($!)
-sleep 1
-measure nginx 34143 "$(pgrep -d, -P "$(cat "$d/nginx.pid")")"
+wait_port 127.0.0.1:34143
+workers=""
+for _ in $(seq 50); do # the listener is open before the workers are forked
+	workers=$(pgrep -d, -P "${pids[-1]}" || true)
+	[ "$(tr , '\n' <<<"$workers" | grep -c .)" -ge 2 ] && break
+	sleep 0.1
+done
+[ -n "$workers" ] || { echo "nginx started no workers" >&2; exit 1; }
+measure nginx 34143 "$workers"
 kill "${pids[-1]}"
 sleep 0.5
 # shellcheck disable=SC2086
 env ${MP_ENV:-} "$mp" -c "$d/mailproxy.conf" >/dev/null 2>"$d/mailproxy.err" &
 pids+=($!)
-sleep 1
+wait_port 127.0.0.1:35143
 measure "mailproxy${MP_ENV:+ ($MP_ENV)}" 35143 "${pids[-1]}"
 if [ "${PROFILE:-0}" = 1 ]; then
 	perf record -F 1999 -g -o "$d/mailproxy.perf" -p "${pids[-1]}" -- sleep 4 >/dev/null 2>&1 &

@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/wait.sh
 . scripts/lib/wait.sh
+# shellcheck source=scripts/lib/cert.sh
+. scripts/lib/cert.sh
 bin=${1:-}
 SESSIONS=${SESSIONS:-4000}
 DUR=${DUR:-5s}
@@ -28,8 +30,7 @@ if [ -z "$bin" ]; then
 	bin=$dir/mailproxy
 	go build -o "$bin" ./cmd/mailproxy
 fi
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=mx.bench -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+self_signed_cert "$dir" mx.bench
 cat >"$dir/mail.conf" <<CONF
 worker_processes 2;
 error_log $dir/error.log warn;

@@ -9,6 +9,8 @@
 # BINARY defaults to a fresh build of ./cmd/mailproxy. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/cert.sh
+. scripts/lib/cert.sh
 bin=${1:-}
 n=${2:-4000}
 mode=${3:-silent}
@@ -18,8 +20,7 @@ if [ -z "$bin" ]; then
 	bin=$dir/mailproxy
 	go build -o "$bin" ./cmd/mailproxy
 fi
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=mx.test -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+self_signed_cert "$dir" mx.test
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$dir/mailproxy.conf" <<EOF
 worker_processes 2;

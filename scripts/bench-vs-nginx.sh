@@ -156,6 +156,8 @@ trap cleanup EXIT INT TERM
 
 # shellcheck source=scripts/lib/wait.sh
 . "$ROOT/scripts/lib/wait.sh"
+# shellcheck source=scripts/lib/cert.sh
+. "$ROOT/scripts/lib/cert.sh"
 
 # alive NAME PID LOG: the process is still running (it may have failed to
 # bind, and wait_port may have found someone else's listener).
@@ -191,8 +193,7 @@ MOCKS="$AUTH_PID,$BACKEND_PID"
 # key in one file).
 declare -A TLS_OK=([nginx]=0 [mailproxy]=0 [haproxy]=0)
 if [ "$TLS" = 1 ]; then
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=mx.bench \
-		-keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
+	self_signed_cert "$OUT" mx.bench
 	cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/cert-key.pem"
 fi
 

@@ -1,4 +1,4 @@
-# scripts/lib/wait.sh: shared by quickstart.sh and bench-vs-nginx.sh.
+# scripts/lib/wait.sh: shared by quickstart.sh, bench-vs-nginx.sh and the bench/ scripts.
 
 # wait_port HOST:PORT: poll until something accepts TCP there, at most 10 s;
 # says so on stderr and fails otherwise.
