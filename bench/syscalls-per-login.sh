@@ -12,8 +12,9 @@
 #
 # PROTO (imap, pop3, smtp), LOAD (mailbench login flags for the measured
 # run), TLS=1 (implicit TLS with a self-signed P-256 certificate and
-# ssl_ecdh_curve X25519 on both sides; CLI adds mailbench flags such as
-# -tls -resume), MP_ENV (environment of mailproxy), MAILPROXY_BIN,
+# ssl_ecdh_curve X25519 on both sides, ssl_protocols TLS_PROTOCOLS, by
+# default "TLSv1.2 TLSv1.3": nginx 1.22's own default stops at TLSv1.2;
+# CLI adds mailbench flags such as -tls -resume), MP_ENV (environment of mailproxy), MAILPROXY_BIN,
 # PROFILE=1 (then perf record -g of mailproxy under the same load, into
 # the run's directory). Needs perf (linux-perf), nstat (iproute2), nginx
 # with libnginx-mod-mail; loopback only, ports 33080/331xx/34143/35143,
@@ -37,7 +38,8 @@ listen_ssl="" ssl=""
 if [ "${TLS:-0}" = 1 ]; then
 	self_signed_cert "$d" mx.bench
 	listen_ssl=ssl
-	ssl="ssl_certificate $d/cert.pem; ssl_certificate_key $d/key.pem; ssl_ecdh_curve X25519;"
+	# ssl_protocols: nginx 1.22 stops at TLSv1.2 by default (mailproxy: 1.2 and 1.3)
+	ssl="ssl_certificate $d/cert.pem; ssl_certificate_key $d/key.pem; ssl_ecdh_curve X25519; ssl_protocols ${TLS_PROTOCOLS:-TLSv1.2 TLSv1.3};"
 fi
 conf() { # conf PORT PIDFILE [nginx]
 	cat <<CONF

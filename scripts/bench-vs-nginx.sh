@@ -14,7 +14,9 @@
 #       tls      IMAP logins with a full TLS handshake, implicit TLS and
 #                STARTTLS, with ECDH_CURVE on both sides (kx=X25519 rows)
 #                and with each side's default key exchange (kx=default)
-#       resume   the same with resumed TLS sessions (session tickets)
+#       resume   the same with resumed TLS sessions: session tickets, and
+#                nginx's server-side cache (ssl_session_tickets off;
+#                ssl_session_cache shared), each side's own
 #       relay    message throughput
 #       idle     memory per held plaintext connection, pre-auth and relayed
 #       idletls  the same over implicit TLS
@@ -34,7 +36,7 @@
 # 3s), TLS (1: the TLS phases, with a self-signed P-256 certificate, for
 # each target whose -t accepts ssl and starttls; 0: off), ECDH_CURVE (the
 # key exchange both sides are set to on the kx= rows, X25519; the resume and
-# idletls phases use those listeners), FLOOR (1: HAProxy in TCP mode
+# idletls phases use it too), FLOOR (1: HAProxy in TCP mode
 # straight to the mock backend, no auth_http and no login dialogue of its
 # own, runs every row it can: what a proxy costs just to pass the bytes;
 # 0: off), MP_ENV (environment variables for the mailproxy process only,
@@ -108,20 +110,26 @@ if [ "$NOFILE" != unlimited ]; then FLOOR_MAXCONN=$(((NOFILE - 200) / 2)); fi
 # Ports: the mocks on 19080 (auth) and 19143/19110/19025; nginx imap on
 # 21143, mailproxy on 22143, the floor on 20143 (pop3 2x110, smtp 2x025);
 # IMAP TLS listeners with each side's default key exchange on 2x993
-# (implicit) and 2x144 (STARTTLS), with ECDH_CURVE on 2x994 and 2x145.
+# (implicit) and 2x144 (STARTTLS), with ECDH_CURVE on 2x994 and 2x145,
+# and with ECDH_CURVE, no session tickets and a shared session cache on
+# 2x996 and 2x146 (the resume phase's "cache" rows), with ECDH_CURVE and
+# TLS 1.2 only on 2x997 and 2x147 (its "TLSv1.2" rows).
 # PORT_OFFSET moves them all, for a second run on the same machine.
 PORT_OFFSET=${PORT_OFFSET:-0}
 declare -A BASE=([mock]=19000 [haproxy]=20000 [nginx]=21000 [mailproxy]=22000)
 declare -A PORT=([imap]=143 [pop3]=110 [smtp]=25)
-declare -A TLSPORT=([tls-default]=993 [tls-same]=994 [starttls-default]=144 [starttls-same]=145)
+declare -A TLSPORT=([tls-default]=993 [tls-same]=994 [tls-cache]=996 [tls-tls12]=997
+	[starttls-default]=144 [starttls-same]=145 [starttls-cache]=146 [starttls-tls12]=147)
 # port TARGET N: the target's port N (143, 993...).
 port() { echo $((BASE[$1] + $2 + PORT_OFFSET)); }
 addr() { echo "127.0.0.1:$(port "$1" "${PORT[$2]}")"; }
-# tls_addr TARGET MODE VARIANT: MODE tls or starttls, VARIANT default or same.
+# tls_addr TARGET MODE VARIANT: MODE tls or starttls, VARIANT default, same,
+# cache or tls12.
 tls_addr() { echo "127.0.0.1:$(port "$1" "${TLSPORT[$2-$3]}")"; }
 AUTH=127.0.0.1:$(port mock 80)
 declare -A BACKEND=([imap]=$(addr mock imap) [pop3]=$(addr mock pop3) [smtp]=$(addr mock smtp))
-declare -A TLSTAG=([default]=kx=default [same]=kx=$ECDH_CURVE)
+declare -A TLSTAG=([default]=kx=default [same]=kx=$ECDH_CURVE [cache]="kx=$ECDH_CURVE cache"
+	[tls12]="kx=$ECDH_CURVE TLSv1.2")
 
 # --- build and install -------------------------------------------------------
 mkdir -p "$ROOT/bin"
@@ -199,16 +207,23 @@ fi
 
 # write_conf TARGET [TLS]: the same nginx-syntax config for nginx and
 # mailproxy, ports 2x143 etc.; with TLS=1 also the IMAP TLS listeners of
-# TLSPORT (same certificate; ssl_ecdh_curve only on the "same" ones).
+# TLSPORT (same certificate; ssl_ecdh_curve only on the "same" and
+# "cache" ones, which also differ in how sessions resume).
 write_conf() {
 	local t=$1 dir="$OUT/$1" tls=${2:-${TLS_OK[$1]}}
-	local ssl="" tlssrv=""
+	local ssl="" tlssrv="" cache="ssl_session_tickets off; ssl_session_cache shared:BENCH:10m;"
 	if [ "$tls" = 1 ]; then
-		ssl="ssl_certificate $OUT/cert.pem; ssl_certificate_key $OUT/key.pem;"
+		# ssl_protocols: nginx 1.22's default stops at TLSv1.2 (TLSv1.3
+		# joined it in 1.23.4), mailproxy's is today's nginx default.
+		ssl="ssl_certificate $OUT/cert.pem; ssl_certificate_key $OUT/key.pem; ssl_protocols TLSv1.2 TLSv1.3;"
 		tlssrv="server { listen $(tls_addr "$t" tls default) ssl; protocol imap; }
     server { listen $(tls_addr "$t" tls same) ssl; protocol imap; ssl_ecdh_curve $ECDH_CURVE; }
     server { listen $(tls_addr "$t" starttls default); protocol imap; starttls on; }
-    server { listen $(tls_addr "$t" starttls same); protocol imap; starttls on; ssl_ecdh_curve $ECDH_CURVE; }"
+    server { listen $(tls_addr "$t" starttls same); protocol imap; starttls on; ssl_ecdh_curve $ECDH_CURVE; }
+    server { listen $(tls_addr "$t" tls cache) ssl; protocol imap; ssl_ecdh_curve $ECDH_CURVE; $cache }
+    server { listen $(tls_addr "$t" starttls cache); protocol imap; starttls on; ssl_ecdh_curve $ECDH_CURVE; $cache }
+    server { listen $(tls_addr "$t" tls tls12) ssl; protocol imap; ssl_ecdh_curve $ECDH_CURVE; ssl_protocols TLSv1.2; }
+    server { listen $(tls_addr "$t" starttls tls12); protocol imap; starttls on; ssl_ecdh_curve $ECDH_CURVE; ssl_protocols TLSv1.2; }"
 	fi
 	mkdir -p "$dir"
 	cat >"$dir/mail.conf" <<CONF
@@ -239,8 +254,9 @@ CONF
 
 # write_floor_conf: HAProxy in TCP mode from 20143/20110/20025 straight to
 # the mock backend; with TLS=1 it also terminates implicit TLS on 20993
-# (its default curves) and 20994 (ECDH_CURVE) in front of the IMAP mock
-# (ports before PORT_OFFSET).
+# (its default curves), 20994 (ECDH_CURVE), 20996 (ECDH_CURVE, no session
+# tickets: resumed from its session cache) and 20997 (ECDH_CURVE, TLS 1.2
+# only) in front of the IMAP mock (ports before PORT_OFFSET).
 # Session cache and tickets are HAProxy's defaults (on).
 write_floor_conf() {
 	local dir="$OUT/haproxy" proto
@@ -256,6 +272,10 @@ write_floor_conf() {
 				"$(tls_addr haproxy tls default)" "$OUT/cert-key.pem" "${BACKEND[imap]}"
 			printf 'listen imaps-same\n    bind %s ssl crt %s curves %s\n    server mock %s\n' \
 				"$(tls_addr haproxy tls same)" "$OUT/cert-key.pem" "$ECDH_CURVE" "${BACKEND[imap]}"
+			printf 'listen imaps-cache\n    bind %s ssl crt %s curves %s no-tls-tickets\n    server mock %s\n' \
+				"$(tls_addr haproxy tls cache)" "$OUT/cert-key.pem" "$ECDH_CURVE" "${BACKEND[imap]}"
+			printf 'listen imaps-tls12\n    bind %s ssl crt %s curves %s ssl-max-ver TLSv1.2\n    server mock %s\n' \
+				"$(tls_addr haproxy tls tls12)" "$OUT/cert-key.pem" "$ECDH_CURVE" "${BACKEND[imap]}"
 		fi
 	} >"$dir/haproxy.cfg"
 }
@@ -372,11 +392,19 @@ if [ "$TLS" = 1 ] && want tls; then
 fi
 if [ "$TLS" = 1 ] && want resume; then
 	# One client session cache per run: after the first handshakes every
-	# login offers a session ticket. Same listeners as the kx= rows.
-	for rep in $(seq "$REPS"); do for mode in $(order "$rep" tls starttls); do for t in $(order "$rep" $(tls_targets "$mode")); do
-		log "login imap+$mode resumed c=$TLS_C rep=$rep $t"
-		run_login "$t" "resume-$mode-imap-c$TLS_C-$t-$rep.json" "-$mode" -resume -tag "${TLSTAG[same]}" -proto imap \
-			-addr "$(tls_addr "$t" "$mode" same)" -c "$TLS_C"
+	# login offers what the server gave it to resume with. The "same"
+	# listeners of the kx= rows hand out session tickets (the session
+	# sealed in the ticket); the "cache" ones keep the session in their
+	# shared cache and hand out its key. Both are TLS 1.3, where resuming
+	# still exchanges a key (clients offer only psk_dhe_ke); the "tls12"
+	# ones resume TLS 1.2 sessions from tickets, which exchanges none (what
+	# nginx 1.22 does by default: its ssl_protocols stop at TLSv1.2).
+	for rep in $(seq "$REPS"); do for variant in $(order "$rep" same cache tls12); do for mode in $(order "$rep" tls starttls); do
+		for t in $(order "$rep" $(tls_targets "$mode")); do
+			log "login imap+$mode resumed ${TLSTAG[$variant]} c=$TLS_C rep=$rep $t"
+			run_login "$t" "resume-$mode-imap-$variant-c$TLS_C-$t-$rep.json" "-$mode" -resume -tag "${TLSTAG[$variant]}" \
+				-proto imap -addr "$(tls_addr "$t" "$mode" "$variant")" -c "$TLS_C"
+		done
 	done; done; done
 fi
 if want relay; then
@@ -436,7 +464,7 @@ curl -s "http://$AUTH/stats" >"$OUT/mockauth-stats.json" || true
 	echo "machine: $(nproc) CPUs, $(uname -r), $(go version | cut -d' ' -f3-), $(nginx -v 2>&1 | cut -d' ' -f3-)"
 	echo "mailproxy: ${MAILPROXY_BIN:-$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}; MP_ENV: ${MP_ENV:-(none)}; loops/workers: $LOOPS; run: $DUR x $REPS interleaved; phases: ${ONLY:-all}"
 	if [ "$TLS" = 1 ] && { want tls || want resume || want idletls; }; then
-		echo "TLS: self-signed P-256 certificate, IMAP; kx=$ECDH_CURVE rows: ssl_ecdh_curve $ECDH_CURVE on both sides; kx=default: each side's own default; resumed: session tickets, both sides' default config"
+		echo "TLS: self-signed P-256 certificate, IMAP, ssl_protocols TLSv1.2 TLSv1.3 on both sides (TLSv1.2 rows: TLSv1.2 only); kx=$ECDH_CURVE rows: ssl_ecdh_curve $ECDH_CURVE on both sides; kx=default: each side's own default; resumed kx=$ECDH_CURVE: session tickets, each side's default ticket keys; resumed kx=$ECDH_CURVE cache: ssl_session_tickets off, ssl_session_cache shared:BENCH:10m (HAProxy: no-tls-tickets, its default cache)"
 	fi
 	if want idle || { [ "$TLS" = 1 ] && want idletls; }; then
 		echo "idle: plaintext $IDLE_CONNS pre-auth / $IDLE_SESSIONS relayed, implicit TLS $IDLE_TLS_CONNS / $IDLE_TLS_SESSIONS, hold $HOLD"

@@ -107,6 +107,7 @@ type sessionConfig struct {
 	handshakes, resumed atomic.Uint64
 	kxMu                sync.Mutex
 	kx                  map[tls.CurveID]uint64
+	ver                 map[uint16]uint64 // handshakes by negotiated TLS version
 
 	imapLogin, smtpAuth, pop3User, pop3Pass []byte
 	smtpData                                []byte // message + ".\r\n"
@@ -283,11 +284,19 @@ func (sc *sessionConfig) countHandshake(tc *tls.Conn) {
 	if cs.DidResume {
 		sc.resumed.Add(1)
 	}
+	kx := cs.CurveID
+	if cs.DidResume && cs.Version < tls.VersionTLS13 {
+		// A resumed TLS 1.2 handshake exchanges no key (crypto/tls still
+		// reports the original session's curve); TLS 1.3 resumption
+		// offers only psk_dhe_ke, so it does.
+		kx = 0
+	}
 	sc.kxMu.Lock()
 	if sc.kx == nil {
-		sc.kx = map[tls.CurveID]uint64{}
+		sc.kx, sc.ver = map[tls.CurveID]uint64{}, map[uint16]uint64{}
 	}
-	sc.kx[cs.CurveID]++
+	sc.kx[kx]++
+	sc.ver[cs.Version]++
 	sc.kxMu.Unlock()
 }
 
@@ -305,5 +314,11 @@ func (sc *sessionConfig) tlsFigures(r *Report) {
 			name = id.String()
 		}
 		r.KeyExchange[name] += n
+	}
+	for v, n := range sc.ver {
+		if r.Versions == nil {
+			r.Versions = map[string]uint64{}
+		}
+		r.Versions[tls.VersionName(v)] += n
 	}
 }

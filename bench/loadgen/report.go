@@ -22,6 +22,8 @@ type Report struct {
 	Resumed    uint64 `json:"tls_resumed,omitempty"`
 	// Handshakes by negotiated key exchange ("X25519", "X25519MLKEM768").
 	KeyExchange map[string]uint64 `json:"tls_key_exchange,omitempty"`
+	// Handshakes by negotiated protocol version ("TLS 1.3").
+	Versions map[string]uint64 `json:"tls_versions,omitempty"`
 	// Tag names the server-side variant the run measured (e.g. "kx=X25519"
 	// for listeners set to one key exchange); summary rows keep tags apart.
 	Tag       string            `json:"tag,omitempty"`
@@ -88,11 +90,11 @@ func (r *Report) transport() string {
 	return r.Proto
 }
 
-// kxNames lists the negotiated key exchanges, "X25519" or
-// "X25519=10 X25519MLKEM768=3" when the handshakes differed.
-func (r *Report) kxNames() string {
-	names := make([]string, 0, len(r.KeyExchange))
-	for k := range r.KeyExchange {
+// countNames lists what handshakes negotiated (key exchanges, versions):
+// "X25519", or "X25519=10 X25519MLKEM768=3" when the handshakes differed.
+func countNames(m map[string]uint64) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
 		names = append(names, k)
 	}
 	sort.Strings(names)
@@ -100,7 +102,7 @@ func (r *Report) kxNames() string {
 		return names[0]
 	}
 	for i, k := range names {
-		names[i] = fmt.Sprintf("%s=%d", k, r.KeyExchange[k])
+		names[i] = fmt.Sprintf("%s=%d", k, m[k])
 	}
 	return strings.Join(names, " ")
 }
@@ -136,8 +138,8 @@ func (r *Report) WriteTable(w io.Writer) {
 	unit := map[string]string{"login": "logins", "relay": "messages", "idle": "connections"}[r.Mode]
 	fmt.Fprintf(w, "  %-10s %d ok, %d failed, %.1f %s/s\n", unit+":", r.OK, r.Failed, r.PerSec, unit)
 	if r.Handshakes > 0 {
-		fmt.Fprintf(w, "  %-10s %d handshakes, %d resumed, key exchange %s\n", "tls:", r.Handshakes, r.Resumed,
-			r.kxNames())
+		fmt.Fprintf(w, "  %-10s %d handshakes, %d resumed, %s, key exchange %s\n", "tls:", r.Handshakes, r.Resumed,
+			countNames(r.Versions), countNames(r.KeyExchange))
 	}
 	lat := func(name string, l *Latency) {
 		if l != nil {

@@ -368,12 +368,13 @@ func TestReportNamesKeyExchange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.OK != 4 || len(r.KeyExchange) != 1 || r.KeyExchange["X25519"] != 4 {
-		t.Fatalf("ok %d, key exchange %v; want 4 logins over X25519", r.OK, r.KeyExchange)
+	if r.OK != 4 || len(r.KeyExchange) != 1 || r.KeyExchange["X25519"] != 4 || r.Versions["TLS 1.3"] != 4 {
+		t.Fatalf("ok %d, key exchange %v, versions %v; want 4 logins over TLS 1.3 and X25519", r.OK, r.KeyExchange,
+			r.Versions)
 	}
 	var out bytes.Buffer
 	r.WriteTable(&out)
-	if !strings.Contains(out.String(), "4 handshakes, 0 resumed, key exchange X25519\n") {
+	if !strings.Contains(out.String(), "4 handshakes, 0 resumed, TLS 1.3, key exchange X25519\n") {
 		t.Errorf("table:\n%s", out.String())
 	}
 	r, err = RunIdle(context.Background(), Options{Proto: "imap", Addr: f.Addr().String(), StartTLS: true,
@@ -383,5 +384,31 @@ func TestReportNamesKeyExchange(t *testing.T) {
 	}
 	if r.Handshakes != 3 || r.KeyExchange["X25519"] != 3 {
 		t.Fatalf("idle: handshakes %d, key exchange %v; want 3 over X25519", r.Handshakes, r.KeyExchange)
+	}
+}
+
+// TestResumedTLS12ReportsNoKeyExchange: nginx 1.22's default ssl_protocols
+// stop at TLS 1.2, where a resumed handshake exchanges no key, while
+// crypto/tls still reports the first session's curve. The report must say
+// TLS 1.2 and "none", or the summary compares it with a TLS 1.3
+// resumption (which does an X25519 exchange) as if they were the same.
+func TestResumedTLS12ReportsNoKeyExchange(t *testing.T) {
+	cfg := testTLSConfig(t)
+	cfg.MaxVersion = tls.VersionTLS12
+	cfg.CurvePreferences = []tls.CurveID{tls.X25519}
+	f := startSTARTTLSFront(t, upgradeOK["imap"], cfg)
+	serveFrontWith(t, "imap", f)
+	r, err := RunLogin(context.Background(), Options{Proto: "imap", Addr: f.Addr().String(), StartTLS: true, Resume: true,
+		User: "u", Pass: "p", Conc: 1, Count: 6, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OK != 6 || r.Resumed < 4 || r.Versions["TLS 1.2"] != 6 {
+		t.Fatalf("ok %d, resumed %d, versions %v; want 6 logins over TLS 1.2, all but the first one or two resumed",
+			r.OK, r.Resumed, r.Versions)
+	}
+	if r.KeyExchange["none"] != r.Resumed || r.KeyExchange["X25519"] != r.Handshakes-r.Resumed {
+		t.Fatalf("key exchange %v with %d of %d resumed; want the resumed ones as none", r.KeyExchange, r.Resumed,
+			r.Handshakes)
 	}
 }

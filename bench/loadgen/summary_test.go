@@ -154,3 +154,23 @@ func TestSummaryWithoutFloorRunsHasNoFloorColumn(t *testing.T) {
 		t.Errorf("floor column or footnote without floor runs:\n%s", table)
 	}
 }
+
+// TestSummaryNoVerdictAcrossTLSVersions: nginx 1.22 negotiated TLS 1.2
+// (its default ssl_protocols) and resumed without a key exchange while
+// mailproxy resumed over TLS 1.3 with one; the summary gave that row a
+// verdict as if both had done the same work.
+func TestSummaryNoVerdictAcrossTLSVersions(t *testing.T) {
+	var rs summaryReports
+	rs.tls("nginx", false, "kx=X25519", "X25519", 99, 300)
+	rs.tls("mailproxy", false, "kx=X25519", "X25519", 99, 450)
+	rs[0].Versions = map[string]uint64{"TLS 1.2": 100}
+	rs[1].Versions = map[string]uint64{"TLS 1.3": 100}
+	rs.tls("nginx", true, "kx=X25519", "X25519", 99, 300)
+	rs.tls("mailproxy", true, "kx=X25519", "X25519", 99, 200)
+	rs[2].Versions = map[string]uint64{"TLS 1.3": 100}
+	rs[3].Versions = map[string]uint64{"TLS 1.3": 100}
+	wantLines(t, summarize(rs, ""),
+		"|  | proxy CPU µs/login | 300 | 450 | 1.50 | none (TLS 1.2 vs TLS 1.3) |",
+		"|  | proxy CPU µs/login | 300 | 200 | 0.67 | ≤0.8: met |",
+	)
+}

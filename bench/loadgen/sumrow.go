@@ -139,11 +139,16 @@ func (k sumRow) target() (sumTarget, bool) {
 
 // verdict says whether ratio q meets t on row k, whose runs are b (base)
 // and c (cand). A TLS login row where the two sides negotiated different
-// key exchanges gets no verdict (it compares the key exchanges), nor does
+// protocol versions or key exchanges gets no verdict (it compares those:
+// a resumed TLS 1.2 handshake exchanges no key, a TLS 1.3 one does), nor does
 // a resumption row where either side resumed less than minResumed percent
 // of its handshakes (it measured full handshakes).
 func (t sumTarget) verdict(q float64, k sumRow, b, c []*Report, base, cand string) string {
 	if k.mode == "login" && (k.tls || k.starttls) {
+		if bv, cv := namesOf(b, func(r *Report) map[string]uint64 { return r.Versions }),
+			namesOf(c, func(r *Report) map[string]uint64 { return r.Versions }); bv != "" && cv != "" && bv != cv {
+			return fmt.Sprintf("none (%s vs %s)", bv, cv)
+		}
 		if bk, ck := kxOf(b), kxOf(c); bk != "" && ck != "" && bk != ck {
 			return fmt.Sprintf("none (key exchange %s vs %s)", bk, ck)
 		}
@@ -176,9 +181,14 @@ func (t sumTarget) verdict(q float64, k sumRow, b, c []*Report, base, cand strin
 // kxOf names the key exchanges a side's runs negotiated ("" when the
 // reports do not say), e.g. "X25519" or "X25519+X25519MLKEM768".
 func kxOf(rs []*Report) string {
+	return namesOf(rs, func(r *Report) map[string]uint64 { return r.KeyExchange })
+}
+
+// namesOf joins the names of what a side's runs counted (get's map keys).
+func namesOf(rs []*Report, get func(*Report) map[string]uint64) string {
 	set := map[string]bool{}
 	for _, r := range rs {
-		for name := range r.KeyExchange {
+		for name := range get(r) {
 			set[name] = true
 		}
 	}
