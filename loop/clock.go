@@ -50,8 +50,8 @@ func (ls *loopState) publishNext() {
 	}
 	n := ls.timers[0].when
 	ls.next.Store(n)
-	if c := ls.clock; c != nil && n+int64(clockSlow) < c.wakeAt.Load() {
-		c.nudge() // the clock sleeps past this timer's resolution
+	if c := ls.clock; c != nil && (n+int64(clockSlow) < c.wakeAt.Load() || c.idle.Load() && c.idle.Swap(false)) {
+		c.nudge() // the clock sleeps past this timer's resolution, or sleeps with no session
 	}
 }
 
@@ -120,13 +120,16 @@ func (ls *loopState) service() {
 }
 
 // clock is the one goroutine that drives every loop's timers: it wakes the
-// loops (through Execute) only when a timer is due or reads are paused,
-// and sleeps until the earliest timer of any loop, so an idle proxy
-// wakes no thread. (It used to tick every 10 ms whether or not a timer
-// was due: 100 wake-ups a second of the clock, a thread from Go's
-// netpoller and sysmon, 1.2% of a CPU and ~650 context switches a second
-// with nothing to do.) A loop whose earliest timer moves earlier than the
-// clock will look, or which pauses a read, nudges it.
+// loops (through Execute) only when a timer is due or reads are paused.
+// While any loop has a timer queued (any session open) it looks every
+// clockSlow; with no session anywhere it sleeps (clockIdle at most), so a
+// proxy with nothing to do wakes no thread. (Ticking every 10 ms with no
+// session cost 1.2% of a CPU and ~650 context switches a second. Sleeping
+// until the earliest timer while sessions were open, tried in b7724af,
+// made logins cost 15% more CPU at 2,000/s: the tick keeps the Go
+// runtime's threads from parking between logins; bench/RESULTS.md issue
+// 13 section 11.) A loop whose earliest timer is due before the clock
+// will look, or which pauses a read, nudges it.
 //
 // Resolution: a timer fires at most clockSlow late (the clock does not
 // wake more often than that for timers), every clockFast while a read is
@@ -139,13 +142,17 @@ type clock struct {
 	poke  chan struct{} // one token: rescan the loops
 
 	// wakeAt is the unix nanos by which the clock will look at the loops
-	// again; math.MaxInt64 while it scans or sleeps with no timer. A loop
+	// again (at most clockIdle ahead); math.MaxInt64 while it scans. A loop
 	// publishing a timer due before wakeAt-clockSlow nudges it.
 	wakeAt atomic.Int64
 	scans  atomic.Uint64 // how often the clock looked at the loops (tests)
+	// idle: the clock's last scan found no timer anywhere and it sleeps
+	// clockIdle; the first loop to queue one nudges it back to ticking.
+	idle     atomic.Bool
+	lastBusy int64 // unix nanos of the last scan that found a timer or a pause (clock goroutine only)
 }
 
-const clockFast, clockSlow = time.Millisecond, 10 * time.Millisecond
+const clockFast, clockSlow, clockIdle = time.Millisecond, 10 * time.Millisecond, time.Second
 
 func newClock() *clock {
 	c := &clock{stop: make(chan struct{}), done: make(chan struct{}), poke: make(chan struct{}, 1)}
@@ -195,8 +202,9 @@ func (c *clock) run() {
 }
 
 // scan queues a service run on every loop with a due timer or a paused
-// read, publishes when the clock looks next and returns it (unix nanos;
-// math.MaxInt64: no timer anywhere, sleep until nudged). A loop that
+// read, publishes when the clock looks next and returns it (unix nanos:
+// clockFast ahead while a read is paused, clockSlow while a timer is
+// queued, else clockIdle). A loop that
 // publishes a timer while the clock scans sees wakeAt at MaxInt64 and
 // nudges, so no timer is missed between the scan and the sleep.
 func (c *clock) scan() int64 {
@@ -210,6 +218,7 @@ func (c *clock) scan() int64 {
 		n := ls.next.Load()
 		if p || (n != 0 && n <= now) {
 			paused = paused || p
+			c.lastBusy = now
 			c.queueService(ls)
 			continue // the loop publishes its next timer after the run
 		}
@@ -217,14 +226,16 @@ func (c *clock) scan() int64 {
 			earliest = n
 		}
 	}
-	wake := earliest
+	wake := now + int64(clockSlow)
 	switch {
 	case paused:
 		wake = now + int64(clockFast)
-	case earliest == math.MaxInt64:
-	case earliest < now+int64(clockSlow):
-		wake = now + int64(clockSlow)
+	case earliest != math.MaxInt64:
+		c.lastBusy = now
+	case now-c.lastBusy > int64(clockIdle):
+		wake = now + int64(clockIdle)
 	}
+	c.idle.Store(wake-now == int64(clockIdle))
 	c.wakeAt.Store(wake)
 	return wake
 }
