@@ -41,5 +41,6 @@
 // Limits: gnet has no read backpressure, so pause.go stops reading a source
 // (loop/gnetx) while the other side holds more than its buffer (gnet-notes
 // §2.5); gnet has no timers, so clock.go keeps a timer heap per loop
-// driven by one clock goroutine that sleeps until the earliest timer.
+// driven by one clock goroutine that ticks every 10 ms while sessions are
+// open and sleeps when there are none.
 package loop
