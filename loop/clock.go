@@ -50,7 +50,7 @@ func (ls *loopState) publishNext() {
 	}
 	n := ls.timers[0].when
 	ls.next.Store(n)
-	if c := ls.clock; c != nil && (n+int64(clockSlow) < c.wakeAt.Load() || c.idle.Load() && c.idle.Swap(false)) {
+	if c := ls.clock; c != nil && n+int64(clockSlow) < c.wakeAt.Load() {
 		c.nudge() // the clock sleeps past this timer's resolution, or sleeps with no session
 	}
 }
@@ -128,7 +128,7 @@ func (ls *loopState) service() {
 // until the earliest timer while sessions were open, tried in b7724af,
 // made logins cost 15% more CPU at 2,000/s: the tick keeps the Go
 // runtime's threads from parking between logins; bench/RESULTS.md issue
-// 13 section 11.) A loop whose earliest timer is due before the clock
+// 13 section 12.) A loop whose earliest timer is due before the clock
 // will look, or which pauses a read, nudges it.
 //
 // Resolution: a timer fires at most clockSlow late (the clock does not
@@ -142,14 +142,13 @@ type clock struct {
 	poke  chan struct{} // one token: rescan the loops
 
 	// wakeAt is the unix nanos by which the clock will look at the loops
-	// again (at most clockIdle ahead); math.MaxInt64 while it scans. A loop
-	// publishing a timer due before wakeAt-clockSlow nudges it.
-	wakeAt atomic.Int64
-	scans  atomic.Uint64 // how often the clock looked at the loops (tests)
-	// idle: the clock's last scan found no timer anywhere and it sleeps
-	// clockIdle; the first loop to queue one nudges it back to ticking.
-	idle     atomic.Bool
-	lastBusy int64 // unix nanos of the last scan that found a timer or a pause (clock goroutine only)
+	// again; math.MaxInt64 while it scans, and while it sleeps with no
+	// session anywhere (so the first timer queued wakes it back to
+	// ticking). A loop publishing a timer due before wakeAt-clockSlow
+	// nudges it.
+	wakeAt   atomic.Int64
+	scans    atomic.Uint64 // how often the clock looked at the loops (tests)
+	lastBusy int64         // unix nanos of the last scan that found a timer or a pause (clock goroutine only)
 }
 
 const clockFast, clockSlow, clockIdle = time.Millisecond, 10 * time.Millisecond, time.Second
@@ -187,10 +186,7 @@ func (c *clock) run() {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	for {
-		wake := c.scan()
-		if wake != math.MaxInt64 {
-			t.Reset(time.Duration(wake - time.Now().UnixNano()))
-		}
+		t.Reset(time.Duration(c.scan() - time.Now().UnixNano()))
 		select {
 		case <-c.stop:
 			return
@@ -204,7 +200,7 @@ func (c *clock) run() {
 // scan queues a service run on every loop with a due timer or a paused
 // read, publishes when the clock looks next and returns it (unix nanos:
 // clockFast ahead while a read is paused, clockSlow while a timer is
-// queued, else clockIdle). A loop that
+// queued or was within clockIdle, else clockIdle). A loop that
 // publishes a timer while the clock scans sees wakeAt at MaxInt64 and
 // nudges, so no timer is missed between the scan and the sleep.
 func (c *clock) scan() int64 {
@@ -233,9 +229,8 @@ func (c *clock) scan() int64 {
 	case earliest != math.MaxInt64:
 		c.lastBusy = now
 	case now-c.lastBusy > int64(clockIdle):
-		wake = now + int64(clockIdle)
+		return now + int64(clockIdle) // wakeAt stays MaxInt64: any timer queued nudges
 	}
-	c.idle.Store(wake-now == int64(clockIdle))
 	c.wakeAt.Store(wake)
 	return wake
 }

@@ -145,8 +145,7 @@ func (k sumRow) target() (sumTarget, bool) {
 // of its handshakes (it measured full handshakes).
 func (t sumTarget) verdict(q float64, k sumRow, b, c []*Report, base, cand string) string {
 	if k.mode == "login" && (k.tls || k.starttls) {
-		if bv, cv := namesOf(b, func(r *Report) map[string]uint64 { return r.Versions }),
-			namesOf(c, func(r *Report) map[string]uint64 { return r.Versions }); bv != "" && cv != "" && bv != cv {
+		if bv, cv := versionsOf(b), versionsOf(c); bv != "" && cv != "" && bv != cv {
 			return fmt.Sprintf("none (%s vs %s)", bv, cv)
 		}
 		if bk, ck := kxOf(b), kxOf(c); bk != "" && ck != "" && bk != ck {
@@ -182,6 +181,11 @@ func (t sumTarget) verdict(q float64, k sumRow, b, c []*Report, base, cand strin
 // reports do not say), e.g. "X25519" or "X25519+X25519MLKEM768".
 func kxOf(rs []*Report) string {
 	return namesOf(rs, func(r *Report) map[string]uint64 { return r.KeyExchange })
+}
+
+// versionsOf names the TLS versions a side's runs negotiated, e.g. "TLS 1.3".
+func versionsOf(rs []*Report) string {
+	return namesOf(rs, func(r *Report) map[string]uint64 { return r.Versions })
 }
 
 // namesOf joins the names of what a side's runs counted (get's map keys).
