@@ -205,25 +205,29 @@ if [ "$TLS" = 1 ]; then
 	cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/cert-key.pem"
 fi
 
+# What each TLS variant's listeners add to the block's TLS settings: each
+# side's defaults, ECDH_CURVE, ECDH_CURVE with sessions kept in a shared
+# cache instead of tickets, ECDH_CURVE with TLS 1.2 only.
+declare -A TLSCONF=([default]="" [same]="ssl_ecdh_curve $ECDH_CURVE;"
+	[cache]="ssl_ecdh_curve $ECDH_CURVE; ssl_session_tickets off; ssl_session_cache shared:BENCH:10m;"
+	[tls12]="ssl_ecdh_curve $ECDH_CURVE; ssl_protocols TLSv1.2;")
+
 # write_conf TARGET [TLS]: the same nginx-syntax config for nginx and
 # mailproxy, ports 2x143 etc.; with TLS=1 also the IMAP TLS listeners of
-# TLSPORT (same certificate; ssl_ecdh_curve only on the "same" and
-# "cache" ones, which also differ in how sessions resume).
+# TLSPORT, an implicit-TLS and a STARTTLS one per TLSCONF variant (same
+# certificate).
 write_conf() {
 	local t=$1 dir="$OUT/$1" tls=${2:-${TLS_OK[$1]}}
-	local ssl="" tlssrv="" cache="ssl_session_tickets off; ssl_session_cache shared:BENCH:10m;"
+	local ssl="" tlssrv="" v
 	if [ "$tls" = 1 ]; then
 		# ssl_protocols: nginx 1.22's default stops at TLSv1.2 (TLSv1.3
 		# joined it in 1.23.4), mailproxy's is today's nginx default.
 		ssl="ssl_certificate $OUT/cert.pem; ssl_certificate_key $OUT/key.pem; ssl_protocols TLSv1.2 TLSv1.3;"
-		tlssrv="server { listen $(tls_addr "$t" tls default) ssl; protocol imap; }
-    server { listen $(tls_addr "$t" tls same) ssl; protocol imap; ssl_ecdh_curve $ECDH_CURVE; }
-    server { listen $(tls_addr "$t" starttls default); protocol imap; starttls on; }
-    server { listen $(tls_addr "$t" starttls same); protocol imap; starttls on; ssl_ecdh_curve $ECDH_CURVE; }
-    server { listen $(tls_addr "$t" tls cache) ssl; protocol imap; ssl_ecdh_curve $ECDH_CURVE; $cache }
-    server { listen $(tls_addr "$t" starttls cache); protocol imap; starttls on; ssl_ecdh_curve $ECDH_CURVE; $cache }
-    server { listen $(tls_addr "$t" tls tls12) ssl; protocol imap; ssl_ecdh_curve $ECDH_CURVE; ssl_protocols TLSv1.2; }
-    server { listen $(tls_addr "$t" starttls tls12); protocol imap; starttls on; ssl_ecdh_curve $ECDH_CURVE; ssl_protocols TLSv1.2; }"
+		for v in default same cache tls12; do
+			tlssrv+="
+    server { listen $(tls_addr "$t" tls "$v") ssl; protocol imap; ${TLSCONF[$v]} }
+    server { listen $(tls_addr "$t" starttls "$v"); protocol imap; starttls on; ${TLSCONF[$v]} }"
+		done
 	fi
 	mkdir -p "$dir"
 	cat >"$dir/mail.conf" <<CONF
